@@ -1,0 +1,3 @@
+"""tfops: a Terraform GitOps runner."""
+
+__version__ = "0.1.0"

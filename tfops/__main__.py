@@ -1,0 +1,3 @@
+from tfops.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""The `tfops` command line. Each command parses its options and calls a command module."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tfops import __version__
+from tfops.console import Console
+from tfops.errors import ExitCode, Interrupted, TfopsError
+from tfops.process import forward_signals
+
+PATH_ARG = click.argument(
+    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
+)
+ENV_OPT = click.option(
+    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
+)
+FORMAT_OPT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+
+
+class State:
+    def __init__(self, verbose: bool, color: str):
+        stdout_tty = sys.stdout.isatty()
+        no_color = "NO_COLOR" in os.environ
+        self.color = color == "always" or (color == "auto" and stdout_tty and not no_color)
+        err_color = color == "always" or (color == "auto" and sys.stderr.isatty() and not no_color)
+        self.console = Console(verbose=verbose, color=err_color)
+
+
+class TfopsGroup(click.Group):
+    """Turns TfopsError into a clear message and its exit code: never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            with forward_signals():
+                return super().invoke(ctx)
+        except Interrupted as exc:
+            click.echo(f"\ntfops: {exc.message}; terraform was asked to stop cleanly.", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except KeyboardInterrupt:
+            click.echo("\ntfops: interrupted.", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except TfopsError as exc:
+            click.echo(_red(f"error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("TFOPS_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                _red(f"error: tfops hit an unexpected problem: {type(exc).__name__}: {exc}")
+                + "\n  hint: rerun with TFOPS_DEBUG=1 for details, and please report it",
+                err=True,
+            )
+            sys.exit(ExitCode.ERROR)
+
+
+def _red(text: str) -> str:
+    return f"\x1b[31m{text}\x1b[0m" if sys.stderr.isatty() and "NO_COLOR" not in os.environ else text
+
+
+@click.group(cls=TfopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tfops")
+@click.option("-q", "--quiet", is_flag=True, help="Don't stream terraform's output (errors still show).")
+@click.option(
+    "--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True
+)
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, color: str) -> None:
+    """tfops: gates, plans and applies for a Terraform environments repo."""
+    ctx.obj = State(verbose=not quiet, color=color)
+
+
+@cli.command()
+@PATH_ARG
+@ENV_OPT
+@click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
+@FORMAT_OPT
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
+@click.option("--no-gates", is_flag=True, help="Plan without running the gates first.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Roots planned at once (directory layout).")
+@click.pass_obj
+def plan(
+    state: State,
+    path: Path,
+    environments: tuple[str, ...],
+    changed_since: str | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    no_gates: bool,
+    parallelism: int,
+) -> None:
+    """Run the gates and plan; print what would change, per environment."""
+    from tfops.commands import plan as command
+
+    code = command.run(
+        path,
+        environments=environments,
+        changed_since=changed_since,
+        output_format=output_format,
+        detailed_exitcode=detailed_exitcode,
+        gates=not no_gates,
+        parallelism=parallelism,
+        console=state.console,
+        out=sys.stdout,
+        color=state.color,
+    )
+    sys.exit(code)
+
+
+@cli.command()
+@PATH_ARG
+@ENV_OPT
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (for automation).")
+@click.option("--no-gates", is_flag=True, help="Apply without running the gates first.")
+@click.pass_obj
+def apply(
+    state: State, path: Path, environments: tuple[str, ...], auto_approve: bool, no_gates: bool
+) -> None:
+    """Plan ENV, show the plan, and apply it after confirmation."""
+    from tfops.commands import apply as command
+
+    sys.exit(
+        command.run(
+            path,
+            environments=environments,
+            auto_approve=auto_approve,
+            gates=not no_gates,
+            console=state.console,
+            out=sys.stdout,
+            color=state.color,
+        )
+    )
+
+
+@cli.command()
+@PATH_ARG
+@click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
+@click.option("--files", "files", multiple=True, metavar="FILE", help="Changed files (repeatable).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+def envs(
+    state: State, path: Path, changed_since: str | None, files: tuple[str, ...], output_format: str
+) -> None:
+    """List environments (or those a change affects)."""
+    from tfops.commands import envs as command
+
+    command.run(path, changed_since=changed_since, files=files, output_format=output_format)
+
+
+@cli.group()
+def config() -> None:
+    """tfops.yaml helpers."""
+
+
+@config.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of tfops.yaml (for editors)."""
+    from tfops.config import json_schema_text
+
+    click.echo(json_schema_text(), nl=False)
+
+
+@config.command("check")
+@PATH_ARG
+def config_check(path: Path) -> None:
+    """Validate tfops.yaml and show the environments it defines."""
+    from tfops.commands import envs as command
+
+    command.run(path, changed_since=None, files=(), output_format="text")
+
+
+def main() -> None:
+    cli(prog_name="tfops")

@@ -1,0 +1,1 @@
+"""One module per subcommand; `tfops.cli` parses options and calls these."""

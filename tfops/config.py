@@ -1,0 +1,333 @@
+"""tfops.yaml: schema, defaults, and validation errors that name the setting and its line.
+
+Every setting is optional; an environments repo without tfops.yaml runs on conventions.
+`tfops config schema` prints the JSON Schema generated from these models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tfops.errors import ConfigError
+
+CONFIG_NAMES = ("tfops.yaml", "tfops.yml")
+SCHEMA_URL = "https://raw.githubusercontent.com/tfops/tfops/main/schema/tfops.schema.json"
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+DEFAULT_PINNED_ENVIRONMENTS = frozenset({"prod", "production", "prd"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class GateConfig(Strict):
+    enabled: bool = Field(True, description="Run this gate.")
+    required: bool = Field(
+        False,
+        description="A missing tool fails the gate instead of skipping it.",
+    )
+    args: list[str] = Field(default_factory=list, description="Extra arguments for the tool.")
+    fail_on: Severity = Field(
+        "low", description="Findings at or above this severity fail the gate."
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="Rule ids whose findings are dropped."
+    )
+
+
+def _gate(**defaults: Any) -> Any:
+    return Field(default_factory=lambda: GateConfig(**defaults))
+
+
+class GatesConfig(Strict):
+    fmt: GateConfig = _gate(required=True)
+    pins: GateConfig = _gate(required=True)
+    validate_: GateConfig = Field(
+        default_factory=lambda: GateConfig(required=True), alias="validate"
+    )
+    tflint: GateConfig = _gate()
+    tfsec: GateConfig = _gate()
+    checkov: GateConfig = _gate(enabled=False)
+    trivy: GateConfig = _gate(enabled=False)
+
+    def get(self, name: str) -> GateConfig:
+        value: GateConfig = getattr(self, "validate_" if name == "validate" else name)
+        return value
+
+
+class TerraformConfig(Strict):
+    binary: str | None = Field(
+        None, description="terraform executable (path or name). Default: `terraform` on PATH."
+    )
+    init_args: list[str] = Field(default_factory=list)
+    plan_args: list[str] = Field(default_factory=list)
+    apply_args: list[str] = Field(default_factory=list)
+    plugin_cache_dir: str | None = Field(
+        None, description="Shared provider plugin cache. Default: ~/.cache/tfops/plugin-cache."
+    )
+    timeout_minutes: int = Field(
+        60, ge=1, description="A terraform call running longer than this is interrupted."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for terraform."
+    )
+
+
+class EnvironmentConfig(Strict):
+    files: list[str] | None = Field(
+        None, description="Prefix layout: globs of this environment's files. Default: NAME_*.tf"
+    )
+    directory: str | None = Field(
+        None, description="Directory layout: this environment's root directory."
+    )
+    pinned: bool | None = Field(
+        None,
+        description="Modules must be pinned to release tags. Default: true for prod/production.",
+    )
+    apply: Literal["auto", "manual"] = Field(
+        "auto",
+        description="auto: applied on merge and by the watcher; manual: only by `/tfops apply`.",
+    )
+    var_files: list[str] = Field(default_factory=list)
+    backend_config: list[str] = Field(
+        default_factory=list, description="`-backend-config` values for terraform init."
+    )
+    require_signed_commits: bool = Field(
+        False, description="Refuse to apply a commit whose signature git does not accept."
+    )
+    heal: bool = Field(False, description="Drift in this environment is applied back.")
+
+
+class ModulesConfig(Strict):
+    repos: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Sibling repos by the path modules use, e.g. `../backend: "
+            "https://github.com/org/backend.git`. Default: a checkout next to the "
+            "environments repo, else a URL derived from its own remote."
+        ),
+    )
+    release_tag_pattern: str = Field(
+        r"^v?\d+\.\d+\.\d+$", description="Tags that count as releases in pinned environments."
+    )
+    lock_file: str = "tfops.lock.json"
+    require_lock: bool = Field(False, description="A pinned module with no lock entry fails.")
+    ls_remote_timeout_seconds: int = Field(30, ge=1)
+
+    @field_validator("release_tag_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class StoreConfig(Strict):
+    url: str = Field(
+        ".tfops/plans",
+        description="Where plans are kept: a directory (relative to the repo) or s3://bucket/prefix.",
+    )
+
+
+class LocksConfig(Strict):
+    backend: Literal["file", "dynamodb"] = "file"
+    path: str = Field(".tfops/locks", description="file backend: the lock directory.")
+    table: str | None = Field(None, description="dynamodb backend: the table name.")
+    wait_seconds: int = Field(0, ge=0, description="How long an apply waits for a held lock.")
+
+
+class GithubConfig(Strict):
+    comment: bool = Field(True, description="Post the sticky plan comment on pull requests.")
+    apply_roles: list[str] = Field(
+        default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"],
+        description="Author associations allowed to run `/tfops apply`.",
+    )
+
+
+class DriftConfig(Strict):
+    interval_minutes: int = Field(60, ge=1, description="How often `tfops watch` checks for drift.")
+    github_issues: bool = Field(True, description="Open one GitHub issue per drifted environment.")
+    slack_webhook_url: str | None = None
+
+
+class TfopsConfig(Strict):
+    version: Literal[1] = 1
+    layout: Literal["prefix", "directory"] | None = Field(
+        None, description="prefix: one root, files named ENV_*.tf; directory: one root per env."
+    )
+    environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
+    shared_files: list[str] | None = Field(
+        None,
+        description="Files that belong to every environment. Default: unprefixed files at the root.",
+    )
+    var_files: list[str] = Field(default_factory=list, description="Var files for every plan.")
+    terraform: TerraformConfig = Field(default_factory=TerraformConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    modules: ModulesConfig = Field(default_factory=ModulesConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    locks: LocksConfig = Field(default_factory=LocksConfig)
+    github: GithubConfig = Field(default_factory=GithubConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    mask: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions whose matches are masked in every comment and log.",
+    )
+
+    @field_validator("mask")
+    @classmethod
+    def _masks_compile(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+        return values
+
+    @field_validator("environments")
+    @classmethod
+    def _env_names(cls, values: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        for name in values:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+                raise ValueError(
+                    f"environment name {name!r} must be lower-case letters, digits and dashes"
+                )
+        return values
+
+    def env(self, name: str) -> EnvironmentConfig:
+        return self.environments.get(name) or EnvironmentConfig()
+
+    def is_pinned(self, name: str) -> bool:
+        pinned = self.env(name).pinned
+        return name in DEFAULT_PINNED_ENVIRONMENTS if pinned is None else pinned
+
+
+def find_config(root: Path) -> Path | None:
+    for name in CONFIG_NAMES:
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def load_config(root: Path) -> tuple[TfopsConfig, Path | None]:
+    """Load tfops.yaml from the repo root; defaults when there is none."""
+    path = find_config(root)
+    if path is None:
+        return TfopsConfig(), None
+    return parse_config(path.read_text(encoding="utf-8"), path), path
+
+
+def parse_config(text: str, path: Path) -> TfopsConfig:
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML: {problem}", where=where) from None
+    if data is None:
+        return TfopsConfig()
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping of settings", where=path.name)
+    try:
+        return TfopsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, node, path) from None
+
+
+def _config_error(exc: ValidationError, node: yaml.Node | None, path: Path) -> ConfigError:
+    lines = []
+    first_where = path.name
+    for index, error in enumerate(exc.errors()):
+        loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+        key_path = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(node, loc)
+        where = f"{path.name}:{line}" if line else path.name
+        if index == 0:
+            first_where = where
+        lines.append(f"{where}: {key_path}: {_describe(error, loc)}")
+    message = lines[0].split(": ", 1)[1] if len(lines) == 1 else "invalid settings:\n  " + "\n  ".join(lines)
+    return ConfigError(
+        message,
+        where=first_where,
+        hint="see the config reference in README.md or `tfops config schema`",
+    )
+
+
+def _describe(error: Any, loc: list[Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        text = "unknown setting"
+        if guess:
+            text += f"; did you mean {guess[0]!r}?"
+        return text + f" Allowed here: {', '.join(allowed)}"
+    if kind == "literal_error":
+        return f"{error['input']!r} is not allowed; use one of {error['ctx']['expected']}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{error['msg']} (got {error['input']!r})"
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    model: Any = TfopsConfig
+    for part in loc:
+        if model is None:
+            return []
+        if model is TfopsConfig and part == "environments":
+            model = dict
+            continue
+        if model is dict:
+            model = EnvironmentConfig
+            continue
+        field = next(
+            (f for name, f in model.model_fields.items() if (f.alias or name) == part), None
+        )
+        model = getattr(field, "annotation", None) if field else None
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, or of the deepest parent found."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if kv[0].value == str(part)), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def json_schema() -> dict[str, Any]:
+    schema = TfopsConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["$id"] = SCHEMA_URL
+    schema["title"] = "tfops.yaml"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,131 @@
+"""Live progress on stderr: step headers, streamed tool output, heartbeats, warnings.
+
+stdout is kept for reports (`--format json` must be parseable), so everything here goes
+to stderr. Output is masked. Parallel steps get a buffered sink that prints its lines as
+one group when the step ends, so environments don't interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from tfops.masking import Masker
+
+HEARTBEAT_SECONDS_TTY = 1.0
+HEARTBEAT_SECONDS_LOG = 30.0
+
+
+class Console:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        verbose: bool = True,
+        color: bool | None = None,
+        masker: Masker | None = None,
+    ):
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+        self.is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.color = self.is_tty and "NO_COLOR" not in os.environ if color is None else color
+        self.masker = masker or Masker()
+        self._lock = threading.Lock()
+        self._status_shown = False
+
+    # ---- plain messages ------------------------------------------------------------
+    def _write(self, text: str) -> None:
+        with self._lock:
+            if self._status_shown:
+                self.stream.write("\r\x1b[2K")
+                self._status_shown = False
+            self.stream.write(self.masker(text) + "\n")
+            self.stream.flush()
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def info(self, text: str) -> None:
+        self._write(text)
+
+    def step(self, text: str) -> None:
+        self._write(self._style(f"==> {text}", "1"))
+
+    def note(self, text: str) -> None:
+        self._write(self._style(text, "2"))
+
+    def warn(self, text: str) -> None:
+        self._write(self._style(f"warning: {text}", "33"))
+
+    def error(self, text: str) -> None:
+        self._write(self._style(f"error: {text}", "31;1"))
+
+    # ---- tool output ---------------------------------------------------------------
+    def sink(self, label: str, *, buffered: bool = False) -> OutputSink:
+        return OutputSink(self, label, buffered=buffered)
+
+    def status(self, text: str) -> None:
+        """A transient line on a terminal (overwritten), a plain line in logs."""
+        with self._lock:
+            if self.is_tty:
+                self.stream.write("\r\x1b[2K" + self._style(self.masker(text), "2"))
+                self._status_shown = True
+            else:
+                self.stream.write(self.masker(text) + "\n")
+            self.stream.flush()
+
+    def clear_status(self) -> None:
+        with self._lock:
+            if self._status_shown:
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
+                self._status_shown = False
+
+
+class OutputSink:
+    """Receives a tool's output lines: streams them (or buffers them) and keeps them."""
+
+    def __init__(self, console: Console, label: str, *, buffered: bool):
+        self.console = console
+        self.label = label
+        self.buffered = buffered
+        self._pending: list[str] = []
+        self.last_line = ""
+
+    def line(self, text: str, *, stderr: bool = False) -> None:
+        text = text.rstrip("\n")
+        if text.strip():
+            self.last_line = text.strip()
+        if not self.console.verbose and not stderr:
+            return
+        rendered = f"  {self.label} | {text}" if self.label else f"  {text}"
+        if self.buffered:
+            self._pending.append(rendered)
+        else:
+            self.console._write(rendered)
+
+    def heartbeat(self, what: str, elapsed: float) -> None:
+        detail = f" — {self.last_line[:80]}" if self.last_line else ""
+        self.console.status(f"  … {what} ({self.label}) {elapsed:.0f}s{detail}")
+
+    def heartbeat_interval(self) -> float:
+        return HEARTBEAT_SECONDS_TTY if self.console.is_tty else HEARTBEAT_SECONDS_LOG
+
+    def flush(self) -> None:
+        self.console.clear_status()
+        if self._pending:
+            self.console._write("\n".join(self._pending))
+            self._pending.clear()
+
+
+@contextmanager
+def timed(console: Console, text: str) -> Iterator[None]:
+    console.step(text)
+    start = time.monotonic()
+    yield
+    console.note(f"    done in {time.monotonic() - start:.1f}s")

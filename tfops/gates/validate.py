@@ -1,0 +1,51 @@
+"""`terraform validate -json` (after `init -backend=false`, or the plan's own init)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfops.config import Severity
+from tfops.gates.base import Finding, GateContext, GateToolError
+from tfops.errors import TerraformError
+
+SEVERITIES: dict[str, Severity] = {"error": "high", "warning": "low"}
+
+
+class ValidateGate:
+    name = "validate"
+    tool = None
+    install_hint = ""
+
+    def run(self, ctx: GateContext) -> list[Finding]:
+        try:
+            ctx.ensure_init()
+        except TerraformError as exc:
+            return [
+                Finding(
+                    gate=self.name,
+                    severity="high",
+                    rule="terraform-init",
+                    message=f"terraform init failed:\n{exc.diagnostics.strip()}",
+                    environments=ctx.root.environments,
+                )
+            ]
+        report = ctx.terraform.validate_json()
+        if "diagnostics" not in report:
+            raise GateToolError("terraform validate -json printed an unexpected report", str(report))
+        return [self._finding(ctx, d) for d in report["diagnostics"]]
+
+    def _finding(self, ctx: GateContext, diagnostic: dict[str, Any]) -> Finding:
+        span = diagnostic.get("range") or {}
+        relative = ctx.relative(span["filename"]) if span.get("filename") else None
+        summary = str(diagnostic.get("summary", "")).strip()
+        detail = str(diagnostic.get("detail", "")).strip()
+        return Finding(
+            gate=self.name,
+            severity=SEVERITIES.get(str(diagnostic.get("severity")), "high"),
+            rule="terraform-validate",
+            message=f"{summary}: {detail}" if detail else summary,
+            file=relative,
+            line=(span.get("start") or {}).get("line"),
+            end_line=(span.get("end") or {}).get("line"),
+            environments=ctx.environments_of(relative),
+        )

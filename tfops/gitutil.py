@@ -1,0 +1,81 @@
+"""Small GitPython helpers for the environments repo itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+
+from tfops.errors import TfopsError
+
+
+def open_repo(path: Path) -> git.Repo | None:
+    """The git repo containing `path`, or None when it is not in one."""
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def changed_files_since(root: Path, ref: str) -> list[str]:
+    """Paths (relative to `root`) changed since the merge base of `ref` and HEAD.
+
+    Includes uncommitted and untracked changes, so `tfops plan --changed-since main`
+    on a laptop sees work in progress.
+    """
+    repo = open_repo(root)
+    if repo is None or repo.working_tree_dir is None:
+        raise TfopsError(f"{root} is not inside a git repository", hint="--changed-since needs git")
+    try:
+        base = repo.merge_base(ref, "HEAD")
+    except git.GitCommandError as exc:
+        raise TfopsError(
+            f"cannot compare with {ref!r}: {exc.stderr.strip() or exc}",
+            hint="fetch the ref first (e.g. `git fetch origin main`) or name an existing one",
+        ) from None
+    if not base:
+        raise TfopsError(f"{ref!r} and HEAD have no common history")
+    top = Path(repo.working_tree_dir).resolve()
+    names = repo.git.diff("--name-only", "--no-renames", base[0].hexsha).splitlines()
+    names += repo.untracked_files
+    prefix = root.resolve().relative_to(top).as_posix()
+    out = []
+    for name in names:
+        if prefix in ("", "."):
+            out.append(name)
+        elif name.startswith(prefix + "/"):
+            out.append(name[len(prefix) + 1 :])
+    return sorted(set(out))
+
+
+def exclude_locally(root: Path, patterns: list[str]) -> None:
+    """Add patterns to .git/info/exclude so generated files never show up as changes.
+
+    The user's .gitignore is not touched.
+    """
+    repo = open_repo(root)
+    if repo is None or repo.working_tree_dir is None:
+        return
+    top = Path(repo.working_tree_dir).resolve()
+    try:
+        prefix = root.resolve().relative_to(top).as_posix()
+    except ValueError:
+        return
+    exclude = Path(repo.git_dir) / "info" / "exclude"
+    existing = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+    wanted = [f"/{prefix}/{p}" if prefix not in ("", ".") else f"/{p}" for p in patterns]
+    new = [w for w in wanted if w not in existing]
+    if new:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write("".join(f"{line}\n" for line in ["# tfops generated files", *new]))
+
+
+def head_commit(root: Path) -> str | None:
+    repo = open_repo(root)
+    if repo is None:
+        return None
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None

@@ -1,0 +1,236 @@
+"""Parse .tf files with python-hcl2 into top-level blocks, cached by content hash.
+
+python-hcl2 parses at roughly 0.3 ms per line, so a parse is only ever done once per
+distinct file content: results live in memory and in a JSON cache on disk
+(`$XDG_CACHE_HOME/tfops/hcl`). Cold misses are parsed in a process pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfops.errors import HclSyntaxError
+
+# Bump when the cached shape changes.
+CACHE_FORMAT = "2"
+PARALLEL_THRESHOLD = 24
+
+
+@dataclass(frozen=True)
+class Block:
+    """One top-level block: `module "x" {...}`, `resource "t" "n" {...}`, `terraform {...}`."""
+
+    type: str
+    labels: tuple[str, ...]
+    line: int
+    end_line: int
+    body: dict[str, Any]
+    attr_lines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str | None:
+        """The address Terraform uses for this block, for blocks that have one."""
+        if self.type == "module" and self.labels:
+            return f"module.{self.labels[0]}"
+        if self.type == "resource" and len(self.labels) == 2:
+            return f"{self.labels[0]}.{self.labels[1]}"
+        if self.type == "data" and len(self.labels) == 2:
+            return f"data.{self.labels[0]}.{self.labels[1]}"
+        if self.type == "output" and self.labels:
+            return f"output.{self.labels[0]}"
+        if self.type == "variable" and self.labels:
+            return f"var.{self.labels[0]}"
+        return None
+
+    def attr(self, name: str) -> Any:
+        return self.body.get(name)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: Path
+    blocks: tuple[Block, ...]
+
+    def of_type(self, block_type: str) -> list[Block]:
+        return [b for b in self.blocks if b.type == block_type]
+
+
+def parse_text(text: str, path: Path) -> ParsedFile:
+    """Parse without the cache. Raises HclSyntaxError naming file, line and column."""
+    return ParsedFile(path, tuple(_blocks_from_dicts(_parse_to_dicts(text, str(path)))))
+
+
+class HclCache:
+    """Content-addressed parse cache: memory first, then disk, then python-hcl2."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory or default_cache_dir() / "hcl"
+        self._memory: dict[str, tuple[Block, ...]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def parse_file(self, path: Path) -> ParsedFile:
+        return self.parse_files([path])[path]
+
+    def parse_files(self, paths: Iterable[Path]) -> dict[Path, ParsedFile]:
+        digests: dict[Path, str] = {}
+        missing: dict[str, tuple[Path, str]] = {}
+        for path in paths:
+            raw = path.read_bytes()
+            digest = digests[path] = hashlib.sha256(raw).hexdigest()
+            if digest not in missing and self._lookup(digest) is None:
+                missing[digest] = (path, raw.decode("utf-8", errors="replace"))
+        parsed = self._parse_many(list(missing.values()))
+        for digest, dicts in zip(missing, parsed, strict=True):
+            self._memory[digest] = tuple(_blocks_from_dicts(dicts))
+            self._store(digest, dicts)
+        return {path: ParsedFile(path, self._memory[digest]) for path, digest in digests.items()}
+
+    def _lookup(self, digest: str) -> tuple[Block, ...] | None:
+        if digest in self._memory:
+            self.hits += 1
+            return self._memory[digest]
+        cached = self.directory / digest[:2] / f"{digest}.{CACHE_FORMAT}.json"
+        try:
+            dicts = json.loads(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        blocks = tuple(_blocks_from_dicts(dicts))
+        self._memory[digest] = blocks
+        return blocks
+
+    def _store(self, digest: str, dicts: list[dict[str, Any]]) -> None:
+        target = self.directory / digest[:2] / f"{digest}.{CACHE_FORMAT}.json"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(dicts, handle)
+            os.replace(tmp, target)
+        except OSError:
+            pass  # the cache is an optimisation; a read-only home must not fail a run
+
+    def _parse_many(self, items: list[tuple[Path, str]]) -> list[list[dict[str, Any]]]:
+        if len(items) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+            return [_parse_to_dicts(text, str(path)) for path, text in items]
+        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+            futures = [pool.submit(_parse_to_dicts, text, str(path)) for path, text in items]
+            return [f.result() for f in futures]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tfops"
+
+
+def _blocks_from_dicts(dicts: list[dict[str, Any]]) -> Iterable[Block]:
+    for d in dicts:
+        yield Block(
+            type=d["type"],
+            labels=tuple(d["labels"]),
+            line=d["line"],
+            end_line=d["end_line"],
+            body=d["body"],
+            attr_lines=d["attr_lines"],
+        )
+
+
+def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
+    """Parse HCL into plain dicts (picklable, JSON-able). Runs in worker processes."""
+    from hcl2.api import parses_to_tree, transform
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = parses_to_tree(text)
+        rules = transform(tree)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text, filename) from None
+    except Exception as exc:  # python-hcl2 raises assorted errors for odd input
+        raise HclSyntaxError(f"could not parse: {exc}", where=filename) from None
+
+    options = SerializationOptions(strip_string_quotes=True, with_comments=False)
+    raw_blocks = [c for c in tree.children[0].children if getattr(c, "data", None) == "block"]
+    rule_blocks = [c for c in rules.body.children if type(c).__name__ == "BlockRule"]
+    out = []
+    for raw, rule in zip(raw_blocks, rule_blocks, strict=True):
+        block_type = _token_text(raw.children[0])
+        labels = [_token_text(c) for c in raw.children[1:] if getattr(c, "data", None) in ("string", "identifier")]
+        body: Any = rule.serialize(options=options)
+        for _ in labels:
+            body = next(iter(body.values())) if isinstance(body, dict) and body else {}
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if not k.startswith("__")}
+        body_tree = next(c for c in raw.children if getattr(c, "data", None) == "body")
+        attr_lines = {
+            _token_text(a.children[0]): a.meta.line
+            for a in body_tree.children
+            if getattr(a, "data", None) == "attribute"
+        }
+        out.append(
+            {
+                "type": block_type,
+                "labels": labels,
+                "line": raw.meta.line,
+                "end_line": raw.meta.end_line,
+                "body": _jsonable(body),
+                "attr_lines": attr_lines,
+            }
+        )
+    return out
+
+
+def _syntax_error(exc: Any, text: str, filename: str) -> HclSyntaxError:
+    from lark.exceptions import UnexpectedCharacters
+
+    lines = text.splitlines()
+    line, column = getattr(exc, "line", -1), getattr(exc, "column", -1)
+    token = getattr(exc, "token", None)
+    if isinstance(exc, UnexpectedCharacters):
+        found = repr(exc.char)
+    elif token is None or token.type == "$END" or line < 1:
+        found = "end of file"
+        line, column = len(lines), len(lines[-1]) + 1 if lines else 1
+    elif not str(token).strip():
+        found = "line break"
+    else:
+        found = repr(str(token).strip().splitlines()[0])
+    source_line = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    message = f"syntax error: unexpected {found}"
+    if found == "end of file":
+        message += " (an unclosed block, bracket or string?)"
+    if source_line:
+        message += f" in `{source_line}`"
+    return HclSyntaxError(
+        message,
+        where=f"{filename}:{line}:{column}",
+        hint="fix the HCL syntax there; `terraform validate` shows Terraform's own message",
+    )
+
+
+def _token_text(node: Any) -> str:
+    parts: list[str] = []
+    for child in getattr(node, "children", [node]):
+        if hasattr(child, "children"):
+            parts.append(_token_text(child))
+        elif getattr(child, "type", "") != "DBLQUOTE":
+            parts.append(str(child))
+    return "".join(parts)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def block_dict(block: Block) -> dict[str, Any]:
+    return asdict(block)

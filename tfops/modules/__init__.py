@@ -1,0 +1,1 @@
+"""Module sources: parsing, resolving refs, the lock file, overrides, promotion."""

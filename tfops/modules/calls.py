@@ -1,0 +1,44 @@
+"""The module blocks an environment calls, with where they are declared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfops.modules.sources import ModuleSource, parse_source
+from tfops.repo import Environment, EnvironmentsRepo
+
+
+@dataclass(frozen=True)
+class ModuleCall:
+    name: str
+    environment: str
+    file: Path
+    line: int  # the line of the `source` attribute
+    source: ModuleSource
+    version: str | None  # registry modules: the `version` constraint
+
+    def where(self, repo: EnvironmentsRepo) -> str:
+        return f"{repo.relative(self.file)}:{self.line}"
+
+
+def module_calls(repo: EnvironmentsRepo, env: Environment) -> list[ModuleCall]:
+    calls = []
+    for path, block in repo.blocks(env):
+        if block.type != "module" or not block.labels:
+            continue
+        source = block.attr("source")
+        if not isinstance(source, str):
+            continue
+        version = block.attr("version")
+        calls.append(
+            ModuleCall(
+                name=block.labels[0],
+                environment=env.name,
+                file=path,
+                line=block.attr_lines.get("source", block.line),
+                source=parse_source(source),
+                version=str(version) if version is not None else None,
+            )
+        )
+    return calls

@@ -1,0 +1,119 @@
+"""List a module repository's tags and branches with `git ls-remote` (GitPython).
+
+Each repository is listed once per run; several are listed in parallel, each under a
+timeout. Annotated tags are peeled to the commit they point at.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import git
+
+from tfops.errors import ModuleRefError
+from tfops.versions import sort_tags
+
+
+@dataclass(frozen=True)
+class RemoteRefs:
+    url: str
+    tags: dict[str, str] = field(default_factory=dict)  # tag → commit sha
+    branches: dict[str, str] = field(default_factory=dict)  # branch → commit sha
+    head: str | None = None
+
+    def sorted_tags(self) -> list[str]:
+        return sort_tags(self.tags)
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit a ref names: a tag, a branch, or a full SHA (taken as is)."""
+        if ref in self.tags:
+            return self.tags[ref]
+        if ref in self.branches:
+            return self.branches[ref]
+        return None
+
+
+def parse_ls_remote(url: str, output: str) -> RemoteRefs:
+    tags: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    branches: dict[str, str] = {}
+    head = None
+    for line in output.splitlines():
+        sha, _, name = line.partition("\t")
+        if name == "HEAD":
+            head = sha
+        elif name.startswith("refs/heads/"):
+            branches[name.removeprefix("refs/heads/")] = sha
+        elif name.startswith("refs/tags/"):
+            tag = name.removeprefix("refs/tags/")
+            if tag.endswith("^{}"):
+                peeled[tag[:-3]] = sha
+            else:
+                tags[tag] = sha
+    tags.update(peeled)  # an annotated tag's ^{} line is the commit
+    return RemoteRefs(url, tags, branches, head)
+
+
+class RemoteLister:
+    """Lists refs of remote repositories, caching each URL for the life of the lister."""
+
+    def __init__(self, timeout: float = 30.0, max_workers: int = 8):
+        self.timeout = timeout
+        self.max_workers = max_workers
+        self._cache: dict[str, RemoteRefs | ModuleRefError] = {}
+        self._lock = threading.Lock()
+
+    def refs(self, url: str) -> RemoteRefs:
+        self.prefetch([url])
+        result = self._cache[url]
+        if isinstance(result, ModuleRefError):
+            raise result
+        return result
+
+    def prefetch(self, urls: Iterable[str]) -> None:
+        """List every URL not yet listed, in parallel. Errors are kept for `refs` to raise."""
+        todo = sorted({u for u in urls if u not in self._cache})
+        if not todo:
+            return
+        if len(todo) == 1:
+            self._store(todo[0], self._list(todo[0]))
+            return
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(todo))) as pool:
+            for url, result in zip(todo, pool.map(self._list, todo), strict=True):
+                self._store(url, result)
+
+    def _store(self, url: str, result: RemoteRefs | ModuleRefError) -> None:
+        with self._lock:
+            self._cache[url] = result
+
+    def _list(self, url: str) -> RemoteRefs | ModuleRefError:
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": os.environ.get(
+            "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
+        )}
+        try:
+            output = git.cmd.Git().ls_remote(
+                url, kill_after_timeout=self.timeout, env=env, with_extended_output=False
+            )
+        except git.GitCommandError as exc:
+            reason = _reason(exc)
+            return ModuleRefError(
+                f"cannot list tags of {url}: {reason}",
+                hint="check the URL, your network and credentials "
+                "(in CI: a token or deploy key with read access)",
+            )
+        return parse_ls_remote(url, str(output))
+
+
+def _reason(exc: git.GitCommandError) -> str:
+    stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+    if exc.status == -9 or "timed out" in stderr or "Timeout" in stderr:
+        return "timed out"
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    fatal = [ln.removeprefix("fatal:").strip() for ln in lines if ln.startswith("fatal:")]
+    if fatal:
+        return fatal[0]
+    return lines[0] if lines else f"git exited with {exc.status}"

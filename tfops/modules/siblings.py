@@ -1,0 +1,78 @@
+"""The seed's sibling-repo convention: `../backend/infrastructure/modules/back_end?ref=v2.0.0`.
+
+Terraform can't read a local path at a ref, so tfops finds the git repository the path
+names and turns the source into `git::<url>//<subdir>?ref=<ref>`. The repository is, in
+order: a `modules.repos` entry in tfops.yaml; a checkout at that path next to the
+environments repo; a URL derived from the environments repo's own remote
+(`https://github.com/org/environments.git` + `../backend` → `.../org/backend.git`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from tfops import gitutil
+from tfops.errors import ModuleRefError
+from tfops.modules.calls import ModuleCall
+from tfops.modules.sources import ModuleSource
+from tfops.repo import EnvironmentsRepo
+
+
+def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:
+    """Fill in the clone URL and subdirectory of a sibling-repo source."""
+    source = call.source
+    assert source.kind == "sibling" and source.path is not None
+    path = _normalise(source.path)
+    for prefix, url in sorted(repo.config.modules.repos.items(), key=lambda kv: -len(kv[0])):
+        key = _normalise(prefix)
+        if path == key or path.startswith(key + "/"):
+            return replace(source, url=url, subdir=path[len(key) :].strip("/"))
+
+    target = (call.file.parent / source.path).resolve()
+    if target.exists():
+        local = gitutil.open_repo(target)
+        if local is not None and local.working_tree_dir:
+            top = Path(local.working_tree_dir).resolve()
+            subdir = target.relative_to(top).as_posix()
+            return replace(source, url=top.as_uri(), subdir="" if subdir == "." else subdir)
+
+    parts = PurePosixPath(path).parts
+    if len(parts) >= 2 and parts[0] == "..":
+        remote = _origin_url(repo)
+        if remote:
+            url = _sibling_url(remote, parts[1])
+            return replace(source, url=url, subdir="/".join(parts[2:]))
+
+    raise ModuleRefError(
+        f"module {call.name!r}: cannot find the git repository for {source.path!r}",
+        where=call.where(repo),
+        hint=f"check it out next to the environments repo, or map it in tfops.yaml: "
+        f"modules.repos: {{'{'/'.join(parts[:2])}': <clone URL>}}",
+    )
+
+
+def _normalise(path: str) -> str:
+    return os.path.normpath(path).replace(os.sep, "/")
+
+
+def _origin_url(repo: EnvironmentsRepo) -> str | None:
+    local = gitutil.open_repo(repo.root)
+    if local is None:
+        return None
+    try:
+        remote = local.remote("origin")
+    except ValueError:
+        return None
+    urls = list(remote.urls)
+    return urls[0] if urls else None
+
+
+def _sibling_url(remote: str, name: str) -> str:
+    """Replace the repository name in a remote URL (https, ssh or scp-like)."""
+    base = remote.rstrip("/")
+    suffix = ".git" if base.endswith(".git") else ""
+    base = base.removesuffix(".git")
+    cut = max(base.rfind("/"), base.rfind(":"))
+    return f"{base[: cut + 1]}{name}{suffix}"

@@ -1,0 +1,333 @@
+"""`terraform show -json` → a per-environment summary model.
+
+Handles the plan JSON of Terraform 1.0 (format_version 0.x) and 1.1+ (1.x): moved
+resources (`previous_address`) and imports (`change.importing`) only exist in the latter
+and count as zero there. Sensitive values are replaced before anything can render them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SENSITIVE = "(sensitive value)"
+UNKNOWN = "(known after apply)"
+ACTIONS = ("create", "update", "delete", "replace", "read")
+MAX_VALUE_CHARS = 300
+
+
+@dataclass
+class AttributeChange:
+    name: str
+    before: str | None
+    after: str | None
+    forces_replacement: bool = False
+
+
+@dataclass
+class ResourceChange:
+    address: str
+    action: str  # create | update | delete | replace | read | no-op
+    environment: str
+    type: str
+    module_address: str | None = None
+    moved_from: str | None = None
+    importing: bool = False
+    reason: str | None = None
+    attributes: list[AttributeChange] = field(default_factory=list)
+
+
+@dataclass
+class OutputChange:
+    name: str
+    action: str
+    environment: str
+    before: str | None
+    after: str | None
+    sensitive: bool = False
+
+
+@dataclass
+class Counts:
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    replace: int = 0
+    read: int = 0
+    import_: int = 0
+    move: int = 0
+
+    def add(self, change: ResourceChange) -> None:
+        if change.action in ACTIONS:
+            setattr(self, change.action, getattr(self, change.action) + 1)
+        if change.importing:
+            self.import_ += 1
+        if change.moved_from:
+            self.move += 1
+
+    @property
+    def total(self) -> int:
+        return self.create + self.update + self.delete + self.replace + self.import_ + self.move
+
+    def as_dict(self) -> dict[str, int]:
+        data = asdict(self)
+        data["import"] = data.pop("import_")
+        return data
+
+    def phrase(self) -> str:
+        """Terraform-style: "2 to add, 1 to change, 0 to destroy" plus replace/import/move."""
+        text = (
+            f"{self.create + self.replace} to add, {self.update} to change, "
+            f"{self.delete + self.replace} to destroy"
+        )
+        extra = [
+            f"{n} {label}"
+            for n, label in (
+                (self.replace, "replaced"),
+                (self.import_, "imported"),
+                (self.move, "moved"),
+            )
+            if n
+        ]
+        return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+@dataclass
+class EnvironmentPlan:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    changes: list[ResourceChange] = field(default_factory=list)
+    outputs: list[OutputChange] = field(default_factory=list)
+    drift: list[ResourceChange] = field(default_factory=list)
+    error: str | None = None  # terraform's diagnostics when this environment's plan failed
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.counts.total or self.outputs)
+
+    @property
+    def destructive(self) -> list[ResourceChange]:
+        return [c for c in self.changes if c.action in ("delete", "replace")]
+
+
+@dataclass
+class PlanSummary:
+    format_version: str
+    terraform_version: str
+    environments: dict[str, EnvironmentPlan] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(e.has_changes for e in self.environments.values())
+
+    @property
+    def errored(self) -> bool:
+        return any(e.error for e in self.environments.values())
+
+    def environment(self, name: str) -> EnvironmentPlan:
+        if name not in self.environments:
+            self.environments[name] = EnvironmentPlan(name)
+        return self.environments[name]
+
+    def merge(self, other: PlanSummary) -> None:
+        self.environments.update(other.environments)
+        self.terraform_version = self.terraform_version or other.terraform_version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "terraform_version": self.terraform_version,
+            "has_changes": self.has_changes,
+            "environments": {
+                name: {
+                    "has_changes": env.has_changes,
+                    "counts": env.counts.as_dict(),
+                    "changes": [asdict(c) for c in env.changes],
+                    "outputs": [asdict(o) for o in env.outputs],
+                    "drift": [asdict(d) for d in env.drift],
+                    "error": env.error,
+                }
+                for name, env in self.environments.items()
+            },
+        }
+
+
+def action_of(actions: list[str]) -> str:
+    if actions in (["delete", "create"], ["create", "delete"]):
+        return "replace"
+    if len(actions) == 1:
+        return actions[0]
+    return "-".join(actions)
+
+
+def summarize(
+    plan: dict[str, Any],
+    environment_of: Callable[[str], str],
+    environments: list[str] | None = None,
+) -> PlanSummary:
+    """Split a plan's changes per environment. `environment_of` maps an address to one."""
+    summary = PlanSummary(
+        format_version=str(plan.get("format_version", "")),
+        terraform_version=str(plan.get("terraform_version", "")),
+    )
+    for name in environments or []:
+        summary.environment(name)
+    for raw in plan.get("resource_changes") or []:
+        change = _resource_change(raw, environment_of)
+        if change.action == "no-op" and not change.moved_from and not change.importing:
+            continue
+        env = summary.environment(change.environment)
+        env.changes.append(change)
+        env.counts.add(change)
+    for raw in plan.get("resource_drift") or []:
+        change = _resource_change(raw, environment_of)
+        if change.action != "no-op":
+            summary.environment(change.environment).drift.append(change)
+    sensitive_outputs = {
+        name
+        for name, value in ((plan.get("planned_values") or {}).get("outputs") or {}).items()
+        if isinstance(value, dict) and value.get("sensitive")
+    }
+    for name, raw in (plan.get("output_changes") or {}).items():
+        output = _output_change(name, raw, environment_of, name in sensitive_outputs)
+        if output is not None:
+            summary.environment(output.environment).outputs.append(output)
+    return summary
+
+
+def _resource_change(raw: dict[str, Any], environment_of: Callable[[str], str]) -> ResourceChange:
+    change = raw.get("change") or {}
+    address = str(raw.get("address", ""))
+    action = action_of(list(change.get("actions") or ["no-op"]))
+    previous = raw.get("previous_address")
+    result = ResourceChange(
+        address=address,
+        action=action,
+        environment=environment_of(address),
+        type=str(raw.get("type", "")),
+        module_address=raw.get("module_address"),
+        moved_from=previous if previous and previous != address else None,
+        importing=bool(change.get("importing")),
+        reason=raw.get("action_reason"),
+    )
+    if action in ("update", "replace", "create", "delete"):
+        result.attributes = _attribute_changes(change, action)
+    return result
+
+
+def _attribute_changes(change: dict[str, Any], action: str) -> list[AttributeChange]:
+    before = change.get("before") if isinstance(change.get("before"), dict) else {}
+    after = change.get("after") if isinstance(change.get("after"), dict) else {}
+    unknown = change.get("after_unknown") if isinstance(change.get("after_unknown"), dict) else {}
+    before_sensitive = change.get("before_sensitive")
+    after_sensitive = change.get("after_sensitive")
+    replace_paths = {
+        str(path[0]) for path in change.get("replace_paths") or [] if path and isinstance(path, list)
+    }
+    out = []
+    for key in sorted(set(before) | set(after) | set(unknown)):
+        is_unknown = unknown.get(key) is True
+        old = before.get(key)
+        new = after.get(key)
+        if action == "update" or action == "replace":
+            if old == new and not is_unknown:
+                continue
+        elif action == "create" and new is None and not is_unknown:
+            continue
+        elif action == "delete":
+            continue  # the whole object goes; listing its attributes is noise
+        out.append(
+            AttributeChange(
+                name=key,
+                before=None if action == "create" else _render(old, _marked(before_sensitive, key)),
+                after=UNKNOWN if is_unknown else _render(new, _marked(after_sensitive, key)),
+                forces_replacement=key in replace_paths,
+            )
+        )
+    return out
+
+
+def _output_change(
+    name: str, raw: dict[str, Any], environment_of: Callable[[str], str], sensitive: bool
+) -> OutputChange | None:
+    action = action_of(list(raw.get("actions") or ["no-op"]))
+    if action == "no-op":
+        return None
+    sensitive = sensitive or bool(raw.get("before_sensitive")) or bool(raw.get("after_sensitive"))
+    after_unknown = raw.get("after_unknown") is True
+    return OutputChange(
+        name=name,
+        action=action,
+        environment=environment_of(f"output.{name}"),
+        before=None if action == "create" else _render(raw.get("before"), sensitive),
+        after=UNKNOWN if after_unknown else _render(raw.get("after"), sensitive),
+        sensitive=sensitive,
+    )
+
+
+def _marked(sensitive: Any, key: str) -> Any:
+    if sensitive is True:
+        return True
+    if isinstance(sensitive, dict):
+        return sensitive.get(key, False)
+    return False
+
+
+def _render(value: Any, sensitive: Any) -> str | None:
+    if _any_true(sensitive):
+        return SENSITIVE
+    if value is None:
+        return "null"
+    text = json.dumps(value, sort_keys=True, separators=(", ", ": "))
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return text
+
+
+def _any_true(marker: Any) -> bool:
+    if marker is True:
+        return True
+    if isinstance(marker, dict):
+        return any(_any_true(v) for v in marker.values())
+    if isinstance(marker, list):
+        return any(_any_true(v) for v in marker)
+    return False
+
+
+def sensitive_values(plan: dict[str, Any]) -> list[str]:
+    """String values Terraform marks sensitive anywhere in the plan, to mask in logs too."""
+    found: list[str] = []
+
+    def collect(value: Any, marker: Any) -> None:
+        if marker is True:
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, dict | list):
+                collect(value, _all_true(value))
+        elif isinstance(marker, dict) and isinstance(value, dict):
+            for key, sub in marker.items():
+                collect(value.get(key), sub)
+        elif isinstance(marker, list) and isinstance(value, list):
+            for sub_value, sub_marker in zip(value, marker, strict=False):
+                collect(sub_value, sub_marker)
+
+    for raw in plan.get("resource_changes") or []:
+        change = raw.get("change") or {}
+        collect(change.get("before"), change.get("before_sensitive"))
+        collect(change.get("after"), change.get("after_sensitive"))
+    outputs = (plan.get("planned_values") or {}).get("outputs") or {}
+    for name, raw in (plan.get("output_changes") or {}).items():
+        marked = isinstance(outputs.get(name), dict) and outputs[name].get("sensitive")
+        collect(raw.get("before"), True if marked else raw.get("before_sensitive"))
+        collect(raw.get("after"), True if marked else raw.get("after_sensitive"))
+    return found
+
+
+def _all_true(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: True for k in value}
+    if isinstance(value, list):
+        return [True for _ in value]
+    return True

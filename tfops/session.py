@@ -1,0 +1,227 @@
+"""One tfops run over an environments repo: the steps every command shares.
+
+For each Terraform root: resolve module refs and write the override, run the gates,
+init, plan to a file, read it back as JSON, and split it per environment. Roots are
+independent, so in the directory layout they run in parallel (`--parallelism`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfops.console import Console, OutputSink
+from tfops.errors import TerraformError
+from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
+from tfops.masking import Masker
+from tfops.modules.prepare import SiblingModule, prepare_root
+from tfops.modules.remote import RemoteLister
+from tfops.plan import PlanSummary, sensitive_values, summarize
+from tfops.repo import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
+from tfops.terraform import Terraform, TerraformBinary, check_required_version, find_terraform
+
+
+@dataclass
+class RootRun:
+    """What happened in one root: gates, and the plan when the gates let it run."""
+
+    root: Root
+    label: str
+    gates: list[GateResult] = field(default_factory=list)
+    summary: PlanSummary | None = None
+    plan_json: dict[str, Any] | None = None
+    planfile: Path | None = None
+    targets: list[str] = field(default_factory=list)
+    siblings: list[SiblingModule] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def gates_ok(self) -> bool:
+        return all(g.ok for g in self.gates)
+
+
+class Session:
+    def __init__(self, repo: EnvironmentsRepo, console: Console):
+        self.repo = repo
+        self.console = console
+        self.config = repo.config
+        self.lister = RemoteLister(timeout=self.config.modules.ls_remote_timeout_seconds)
+        self._binary: TerraformBinary | None = None
+
+    @classmethod
+    def open(cls, path: Path, console: Console) -> Session:
+        repo = EnvironmentsRepo(path)
+        console.masker = Masker(repo.config.mask)
+        return cls(repo, console)
+
+    @property
+    def binary(self) -> TerraformBinary:
+        if self._binary is None:
+            self._binary = find_terraform(self.config.terraform)
+        return self._binary
+
+    @property
+    def masker(self) -> Masker:
+        return self.console.masker
+
+    # ---- selection ---------------------------------------------------------------------
+    def select(self, names: Iterable[str], changed_since: str | None = None) -> list[Environment]:
+        envs = self.repo.select(names)
+        if changed_since:
+            changed = self.repo.changed_files_since(changed_since)
+            affected = set(self.repo.affected_environments(changed))
+            envs = [e for e in envs if e.name in affected]
+        return envs
+
+    def roots_for(self, envs: list[Environment]) -> list[Root]:
+        wanted = {e.name for e in envs}
+        return [r for r in self.repo.roots if wanted & set(r.environments)]
+
+    def label(self, root: Root) -> str:
+        return root.environments[0] if len(self.repo.roots) > 1 else self.repo.root.name
+
+    def workdir(self) -> Path:
+        path = self.repo.root / WORK_DIR / "work"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def terraform(self, root: Root, sink: OutputSink | None = None) -> Terraform:
+        return Terraform(self.binary, root.path, self.config.terraform, sink, self.label(root))
+
+    # ---- steps -------------------------------------------------------------------------
+    def prepare(self, root: Root) -> list[SiblingModule]:
+        check_required_version(self.binary, root.path, self.repo.hcl)
+        return prepare_root(self.repo, root, self.lister)
+
+    def gates(
+        self,
+        root: Root,
+        terraform: Terraform,
+        *,
+        only: Iterable[str] = (),
+        keep_going: bool = False,
+        fix: bool = False,
+        initialised: Callable[[], None],
+    ) -> list[GateResult]:
+        names = enabled_gates(self.config.gates, only)
+
+        def context(name: str) -> GateContext:
+            return GateContext(
+                repo=self.repo,
+                root=root,
+                terraform=terraform,
+                config=self.config.gates.get(name),
+                console=self.console,
+                lister=self.lister,
+                fix=fix,
+                ensure_init=initialised,
+            )
+
+        return run_gates(names, context, keep_going=keep_going)
+
+    def var_files(self, root: Root) -> list[str]:
+        files = list(self.config.var_files)
+        for name in root.environments:
+            files += self.repo.environments[name].config.var_files
+        return files
+
+    def backend_config(self, root: Root) -> list[str]:
+        values: list[str] = []
+        for name in root.environments:
+            values += self.repo.environments[name].config.backend_config
+        return values
+
+    def run_root(
+        self,
+        root: Root,
+        envs: list[str],
+        *,
+        gates: bool = True,
+        targets: list[str] | None = None,
+        refresh_only: bool = False,
+        sink: OutputSink | None = None,
+    ) -> RootRun:
+        """Prepare, gate, init, plan and summarise one root."""
+        started = time.monotonic()
+        label = self.label(root)
+        run = RootRun(root, label, targets=list(targets or []))
+        sink = sink or self.console.sink(label)
+        terraform = self.terraform(root, sink)
+        try:
+            run.siblings = self.prepare(root)
+            init_done: list[bool] = []
+
+            def init() -> None:
+                if not init_done:
+                    terraform.init(backend_config=self.backend_config(root))
+                    init_done.append(True)
+
+            if gates:
+                run.gates = self.gates(root, terraform, initialised=init)
+                if not run.gates_ok:
+                    return run
+            init()
+            run.planfile = self.workdir() / f"{label}.tfplan"
+            terraform.plan(
+                run.planfile,
+                targets=run.targets,
+                var_files=self.var_files(root),
+                refresh_only=refresh_only,
+            )
+            run.plan_json = terraform.show_json(run.planfile)
+            self.masker.add_values(sensitive_values(run.plan_json))
+            run.summary = summarize(
+                run.plan_json,
+                lambda address: self.repo.environment_of_address(address, root),
+                envs,
+            )
+        except TerraformError as exc:
+            run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
+        finally:
+            run.seconds = time.monotonic() - started
+        return run
+
+    def run_roots(
+        self,
+        roots: list[Root],
+        envs: list[str],
+        *,
+        parallelism: int = 1,
+        **options: Any,
+    ) -> list[RootRun]:
+        """Run several roots, `parallelism` at a time, keeping each root's output together."""
+        if parallelism <= 1 or len(roots) <= 1:
+            return [self.run_root(root, envs, **options) for root in roots]
+
+        def one(root: Root) -> RootRun:
+            sink = self.console.sink(self.label(root), buffered=True)
+            try:
+                return self.run_root(root, envs, sink=sink, **options)
+            finally:
+                sink.flush()
+
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            return list(pool.map(one, roots))
+
+
+def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
+    """One summary over all roots, limited to the selected environments (plus `shared`)."""
+    summary = PlanSummary(format_version="", terraform_version="")
+    for run in runs:
+        if run.summary is not None:
+            summary.format_version = summary.format_version or run.summary.format_version
+            summary.terraform_version = summary.terraform_version or run.summary.terraform_version
+            for name, env in run.summary.environments.items():
+                if name in envs or (name == SHARED and env.has_changes):
+                    summary.environments[name] = env
+        elif run.error:
+            for name in run.root.environments:
+                if name in envs:
+                    summary.environment(name).error = run.error
+    return summary
+

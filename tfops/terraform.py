@@ -1,0 +1,212 @@
+"""The Terraform CLI: find it, check its version, and run init/fmt/validate/plan/show/apply.
+
+Arguments are built with python-terraform's `generate_cmd_string` (its flag spelling is
+right for every Terraform version); running is tfops's own (`tfops.process`) because
+python-terraform can't stream output or pass signals on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged
+from python_terraform import Terraform as _ArgBuilder
+
+from tfops import process
+from tfops.config import TerraformConfig
+from tfops.errors import TerraformError, TfopsError
+from tfops.hcl import HclCache
+from tfops.process import Result, Sink
+from tfops.versions import satisfies
+
+
+@dataclass(frozen=True)
+class TerraformBinary:
+    path: str
+    version: str
+
+
+def find_terraform(config: TerraformConfig) -> TerraformBinary:
+    """The terraform binary from config, else PATH, with its version."""
+    name = config.binary or "terraform"
+    path = shutil.which(os.path.expanduser(name))
+    if path is None:
+        where = "tfops.yaml: terraform.binary" if config.binary else None
+        raise TfopsError(
+            f"terraform executable {name!r} not found",
+            where=where,
+            hint="install Terraform (https://developer.hashicorp.com/terraform/install) "
+            "or set terraform.binary in tfops.yaml",
+        )
+    result = process.run([path, "version", "-json"], cwd=Path.cwd(), env=_base_env(config))
+    try:
+        version = json.loads(result.stdout)["terraform_version"]
+    except (ValueError, KeyError):
+        raise TfopsError(
+            f"could not read the version of {path}",
+            hint=f"`{path} version -json` printed: {result.output.strip()[:200]}",
+        ) from None
+    return TerraformBinary(path, version)
+
+
+def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -> None:
+    """Fail early, naming file and line, when the root's required_version excludes this binary."""
+    files = sorted(p for p in root.glob("*.tf"))
+    for path, parsed in hcl.parse_files(files).items():
+        for block in parsed.of_type("terraform"):
+            constraint = block.attr("required_version")
+            if not isinstance(constraint, str):
+                continue
+            where = f"{path.name}:{block.attr_lines.get('required_version', block.line)}"
+            try:
+                ok = satisfies(binary.version, constraint)
+            except ValueError as exc:
+                raise TfopsError(str(exc), where=where) from None
+            if not ok:
+                raise TfopsError(
+                    f"required_version {constraint!r} is not satisfied by terraform "
+                    f"{binary.version} ({binary.path})",
+                    where=where,
+                    hint="install a matching terraform or point terraform.binary in "
+                    "tfops.yaml at one",
+                )
+
+
+def plugin_cache_dir(config: TerraformConfig) -> Path:
+    from tfops.hcl import default_cache_dir
+
+    path = Path(os.path.expanduser(config.plugin_cache_dir)) if config.plugin_cache_dir else (
+        default_cache_dir() / "plugin-cache"
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _base_env(config: TerraformConfig) -> dict[str, str]:
+    env = process.clean_env(config.env)
+    env.setdefault("TF_IN_AUTOMATION", "1")
+    env.setdefault("TF_INPUT", "0")
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    return env
+
+
+class Terraform:
+    """One working directory's terraform commands. Every call streams to `sink`."""
+
+    def __init__(
+        self,
+        binary: TerraformBinary,
+        workdir: Path,
+        config: TerraformConfig,
+        sink: Sink | None = None,
+        label: str = "",
+    ):
+        self.binary = binary
+        self.workdir = workdir
+        self.config = config
+        self.sink = sink
+        self.label = label or workdir.name
+        self.env = _base_env(config)
+        self.env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache_dir(config))
+        self._args = _ArgBuilder(terraform_bin_path=binary.path)
+
+    def argv(self, command: str, *args: str, **options: Any) -> list[str]:
+        built: list[str] = self._args.generate_cmd_string(command, *args, **options)
+        return built
+
+    def run(self, argv: Sequence[str], what: str, *, check: bool = True, quiet: bool = False) -> Result:
+        result = process.run(
+            argv,
+            cwd=self.workdir,
+            env=self.env,
+            sink=None if quiet else self.sink,
+            timeout=self.config.timeout_minutes * 60,
+            what=what,
+        )
+        if check and result.returncode != 0:
+            raise TerraformError(
+                f"{what} failed in {self.label} (exit {result.returncode})",
+                diagnostics=result.stderr or result.stdout[-4000:],
+            )
+        return result
+
+    # ---- commands --------------------------------------------------------------------
+    def init(self, *, backend: bool = True, backend_config: Sequence[str] = ()) -> Result:
+        options: dict[str, Any] = {"input": False, "no_color": IsFlagged}
+        if not backend:
+            options["backend"] = False
+        argv = self.argv("init", **options)
+        argv += [f"-backend-config={c}" for c in backend_config] + list(self.config.init_args)
+        return self.run(argv, "terraform init")
+
+    def fmt_check(self) -> Result:
+        """`fmt -check -diff`: exit 0 formatted, 3 needs formatting, other = error."""
+        argv = self.argv("fmt", check=IsFlagged, diff=IsFlagged, no_color=IsFlagged, list=True)
+        return self.run(argv, "terraform fmt", check=False, quiet=True)
+
+    def fmt_write(self) -> Result:
+        return self.run(self.argv("fmt", no_color=IsFlagged), "terraform fmt")
+
+    def validate_json(self) -> dict[str, Any]:
+        result = self.run(self.argv("validate", json=IsFlagged, no_color=IsFlagged), "terraform validate", check=False, quiet=True)
+        try:
+            data: dict[str, Any] = json.loads(result.stdout)
+        except ValueError:
+            raise TerraformError(
+                f"terraform validate printed no JSON in {self.label}",
+                diagnostics=result.output,
+            ) from None
+        return data
+
+    def plan(
+        self,
+        out: Path,
+        *,
+        targets: Sequence[str] = (),
+        var_files: Sequence[str] = (),
+        refresh_only: bool = False,
+        extra: Sequence[str] = (),
+    ) -> bool:
+        """Plan to `out`; True when there are changes (from -detailed-exitcode)."""
+        options: dict[str, Any] = {
+            "input": False,
+            "no_color": IsFlagged,
+            "detailed_exitcode": IsFlagged,
+            "out": str(out),
+            "lock_timeout": "60s",
+        }
+        if targets:
+            options["target"] = list(targets)
+        if var_files:
+            options["var_file"] = list(var_files)
+        if refresh_only:
+            options["refresh_only"] = IsFlagged
+        argv = self.argv("plan", **options) + list(self.config.plan_args) + list(extra)
+        result = self.run(argv, "terraform plan", check=False)
+        if result.returncode not in (0, 2):
+            raise TerraformError(
+                f"terraform plan failed in {self.label} (exit {result.returncode})",
+                diagnostics=result.stderr or result.stdout[-4000:],
+            )
+        return result.returncode == 2
+
+    def show_json(self, planfile: Path) -> dict[str, Any]:
+        result = self.run(self.argv("show", str(planfile), json=IsFlagged, no_color=IsFlagged), "terraform show", quiet=True)
+        try:
+            data: dict[str, Any] = json.loads(result.stdout)
+        except ValueError:
+            raise TerraformError(
+                f"terraform show -json printed no JSON in {self.label}", diagnostics=result.output
+            ) from None
+        return data
+
+    def apply(self, planfile: Path) -> Result:
+        options: dict[str, Any] = {"input": False, "no_color": IsFlagged, "lock_timeout": "60s"}
+        argv = self.argv("apply", **options) + list(self.config.apply_args) + [str(planfile)]
+        return self.run(argv, "terraform apply")
