@@ -69,12 +69,16 @@ class TfopsGroup(click.Group):
 
 
 def _red(text: str) -> str:
-    return f"\x1b[31m{text}\x1b[0m" if sys.stderr.isatty() and "NO_COLOR" not in os.environ else text
+    return (
+        f"\x1b[31m{text}\x1b[0m" if sys.stderr.isatty() and "NO_COLOR" not in os.environ else text
+    )
 
 
 @click.group(cls=TfopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfops")
-@click.option("-q", "--quiet", is_flag=True, help="Don't stream terraform's output (errors still show).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Don't stream terraform's output (errors still show)."
+)
 @click.option(
     "--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True
 )
@@ -91,8 +95,13 @@ def cli(ctx: click.Context, quiet: bool, color: str) -> None:
 @FORMAT_OPT
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
 @click.option("--no-gates", is_flag=True, help="Plan without running the gates first.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Roots planned at once (directory layout).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Roots planned at once (directory layout).",
+)
 @click.pass_obj
 def plan(
     state: State,

@@ -169,7 +169,8 @@ class TfopsConfig(Strict):
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     shared_files: list[str] | None = Field(
         None,
-        description="Files that belong to every environment. Default: unprefixed files at the root.",
+        description="Files that belong to every environment. "
+        "Default: the unprefixed files at the root.",
     )
     var_files: list[str] = Field(default_factory=list, description="Var files for every plan.")
     terraform: TerraformConfig = Field(default_factory=TerraformConfig)
@@ -257,7 +258,11 @@ def _config_error(exc: ValidationError, node: yaml.Node | None, path: Path) -> C
         if index == 0:
             first_where = where
         lines.append(f"{where}: {key_path}: {_describe(error, loc)}")
-    message = lines[0].split(": ", 1)[1] if len(lines) == 1 else "invalid settings:\n  " + "\n  ".join(lines)
+    message = (
+        lines[0].split(": ", 1)[1]
+        if len(lines) == 1
+        else "invalid settings:\n  " + "\n  ".join(lines)
+    )
     return ConfigError(
         message,
         where=first_where,

@@ -71,8 +71,9 @@ def parse_text(text: str, path: Path) -> ParsedFile:
 class HclCache:
     """Content-addressed parse cache: memory first, then disk, then python-hcl2."""
 
-    def __init__(self, directory: Path | None = None):
+    def __init__(self, directory: Path | None = None, base: Path | None = None):
         self.directory = directory or default_cache_dir() / "hcl"
+        self.base = base  # error messages name files relative to this
         self._memory: dict[str, tuple[Block, ...]] = {}
         self.hits = 0
         self.misses = 0
@@ -88,11 +89,17 @@ class HclCache:
             digest = digests[path] = hashlib.sha256(raw).hexdigest()
             if digest not in missing and self._lookup(digest) is None:
                 missing[digest] = (path, raw.decode("utf-8", errors="replace"))
-        parsed = self._parse_many(list(missing.values()))
+        names = {digest: self._display(path) for digest, (path, _) in missing.items()}
+        parsed = self._parse_many([(names[d], text) for d, (_, text) in missing.items()])
         for digest, dicts in zip(missing, parsed, strict=True):
             self._memory[digest] = tuple(_blocks_from_dicts(dicts))
             self._store(digest, dicts)
         return {path: ParsedFile(path, self._memory[digest]) for path, digest in digests.items()}
+
+    def _display(self, path: Path) -> str:
+        if self.base is not None and path.is_relative_to(self.base):
+            return path.relative_to(self.base).as_posix()
+        return str(path)
 
     def _lookup(self, digest: str) -> tuple[Block, ...] | None:
         if digest in self._memory:
@@ -120,11 +127,11 @@ class HclCache:
         except OSError:
             pass  # the cache is an optimisation; a read-only home must not fail a run
 
-    def _parse_many(self, items: list[tuple[Path, str]]) -> list[list[dict[str, Any]]]:
+    def _parse_many(self, items: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
         if len(items) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
-            return [_parse_to_dicts(text, str(path)) for path, text in items]
+            return [_parse_to_dicts(text, name) for name, text in items]
         with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-            futures = [pool.submit(_parse_to_dicts, text, str(path)) for path, text in items]
+            futures = [pool.submit(_parse_to_dicts, text, name) for name, text in items]
             return [f.result() for f in futures]
 
 
@@ -165,7 +172,11 @@ def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
     out = []
     for raw, rule in zip(raw_blocks, rule_blocks, strict=True):
         block_type = _token_text(raw.children[0])
-        labels = [_token_text(c) for c in raw.children[1:] if getattr(c, "data", None) in ("string", "identifier")]
+        labels = [
+            _token_text(c)
+            for c in raw.children[1:]
+            if getattr(c, "data", None) in ("string", "identifier")
+        ]
         body: Any = rule.serialize(options=options)
         for _ in labels:
             body = next(iter(body.values())) if isinstance(body, dict) and body else {}
@@ -205,9 +216,12 @@ def _syntax_error(exc: Any, text: str, filename: str) -> HclSyntaxError:
         found = "line break"
     else:
         found = repr(str(token).strip().splitlines()[0])
+    unclosed = _unclosed_string_line(lines)
+    if unclosed is not None and unclosed <= line:
+        found, line, column = "line break in a string (unclosed quote?)", unclosed, 1
     source_line = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     message = f"syntax error: unexpected {found}"
-    if found == "end of file":
+    if found == "end of file":  # an unclosed block or bracket: only the end tells
         message += " (an unclosed block, bracket or string?)"
     if source_line:
         message += f" in `{source_line}`"
@@ -216,6 +230,25 @@ def _syntax_error(exc: Any, text: str, filename: str) -> HclSyntaxError:
         where=f"{filename}:{line}:{column}",
         hint="fix the HCL syntax there; `terraform validate` shows Terraform's own message",
     )
+
+
+def _unclosed_string_line(lines: list[str]) -> int | None:
+    """The first line that ends inside a string (quotes can't span lines in HCL)."""
+    for number, text in enumerate(lines, start=1):
+        inside, index = False, 0
+        while index < len(text):
+            char = text[index]
+            if inside and char == "\\":
+                index += 2
+                continue
+            if char == '"':
+                inside = not inside
+            elif not inside and (char == "#" or text.startswith("//", index)):
+                break
+            index += 1
+        if inside:
+            return number
+    return None
 
 
 def _token_text(node: Any) -> str:

@@ -218,13 +218,15 @@ def _resource_change(raw: dict[str, Any], environment_of: Callable[[str], str]) 
 
 
 def _attribute_changes(change: dict[str, Any], action: str) -> list[AttributeChange]:
-    before = change.get("before") if isinstance(change.get("before"), dict) else {}
-    after = change.get("after") if isinstance(change.get("after"), dict) else {}
-    unknown = change.get("after_unknown") if isinstance(change.get("after_unknown"), dict) else {}
+    before = _dict(change.get("before"))
+    after = _dict(change.get("after"))
+    unknown = _dict(change.get("after_unknown"))
     before_sensitive = change.get("before_sensitive")
     after_sensitive = change.get("after_sensitive")
     replace_paths = {
-        str(path[0]) for path in change.get("replace_paths") or [] if path and isinstance(path, list)
+        str(path[0])
+        for path in change.get("replace_paths") or []
+        if path and isinstance(path, list)
     }
     out = []
     for key in sorted(set(before) | set(after) | set(unknown)):
@@ -234,8 +236,8 @@ def _attribute_changes(change: dict[str, Any], action: str) -> list[AttributeCha
         if action == "update" or action == "replace":
             if old == new and not is_unknown:
                 continue
-        elif action == "create" and new is None and not is_unknown:
-            continue
+        elif action == "create" and (new is None or is_unknown):
+            continue  # Terraform's "(known after apply)" on create says nothing
         elif action == "delete":
             continue  # the whole object goes; listing its attributes is noise
         out.append(
@@ -265,6 +267,10 @@ def _output_change(
         after=UNKNOWN if after_unknown else _render(raw.get("after"), sensitive),
         sensitive=sensitive,
     )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _marked(sensitive: Any, key: str) -> Any:

@@ -9,6 +9,7 @@ SIGTERM (CI cancelling a job) is forwarded as SIGINT too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -71,10 +72,8 @@ class _Forwarder:
         with self.lock:
             children = list(self.children)
         for child in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                pass
         if not children:
             raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 
@@ -181,7 +180,9 @@ def run(
                 child.wait(timeout=KILL_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 child.kill()
-    result = Result(tuple(argv), child.returncode, "".join(out), "".join(err), time.monotonic() - started)
+    result = Result(
+        tuple(argv), child.returncode, "".join(out), "".join(err), time.monotonic() - started
+    )
     check_interrupted()
     if timed_out_at is not None:
         raise TfopsError(

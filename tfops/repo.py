@@ -77,7 +77,7 @@ class EnvironmentsRepo:
         else:
             self.config_path = None
         self.config = config
-        self.hcl = hcl or HclCache()
+        self.hcl = hcl or HclCache(base=self.root)
         self.layout: Layout = config.layout or self._detect_layout()
         self.environments, self.roots = (
             self._discover_prefix() if self.layout == "prefix" else self._discover_directories()
@@ -198,7 +198,9 @@ class EnvironmentsRepo:
                 f"unknown environment {', '.join(map(repr, unknown))}",
                 hint=f"environments in {self.root.name}: {', '.join(self.environments)}",
             )
-        return [self.environments[n] for n in wanted] if wanted else list(self.environments.values())
+        return (
+            [self.environments[n] for n in wanted] if wanted else list(self.environments.values())
+        )
 
     def root_of(self, env: Environment) -> Root:
         return next(r for r in self.roots if env.name in r.environments)
@@ -212,7 +214,9 @@ class EnvironmentsRepo:
     def blocks(self, env: Environment) -> list[tuple[Path, Block]]:
         """Every top-level block declared in the environment's own files."""
         parsed = self.hcl.parse_files([p for p in env.files if p.suffix == ".tf"])
-        return [(path, block) for path in env.files if path in parsed for block in parsed[path].blocks]
+        return [
+            (path, block) for path in env.files if path in parsed for block in parsed[path].blocks
+        ]
 
     def root_blocks(self, root: Root) -> list[tuple[Path, Block]]:
         files = [p for p in self._root_files(root.path) if p.suffix == ".tf"]
@@ -261,12 +265,12 @@ class EnvironmentsRepo:
         """
         affected: set[str] = set()
         everything = set(self.environments)
-        shared_names = {
-            self.relative(p) for root in self.roots for p in root.shared_files
-        }
+        shared_names = {self.relative(p) for root in self.roots for p in root.shared_files}
         env_files = {self.relative(p): e.name for e in self.environments.values() for p in e.files}
         env_dirs = {
-            e.name: self.relative(e.root) for e in self.environments.values() if self.layout == "directory"
+            e.name: self.relative(e.root)
+            for e in self.environments.values()
+            if self.layout == "directory"
         }
         module_dirs = {
             e.name: [self.relative(d) for d in self.local_module_dirs(e)]
@@ -278,15 +282,18 @@ class EnvironmentsRepo:
             base = name.rsplit("/", 1)[-1]
             if name in env_files:
                 affected.add(env_files[name])
-            elif name in shared_names or base == ".terraform.lock.hcl" and "/" not in name or name == (
-                self.config_path.name if self.config_path else "tfops.yaml"
+            elif (
+                name in shared_names
+                or (base == ".terraform.lock.hcl" and "/" not in name)
+                or name == (self.config_path.name if self.config_path else "tfops.yaml")
+            ) or (self.layout == "directory" and shared_globs and _matches(name, shared_globs)):
+                return sorted(everything)
+            elif (
+                self.layout == "prefix"
+                and "/" not in name
+                and base.endswith(TF_SUFFIXES + VAR_SUFFIXES)
+                and not is_override_file(base)
             ):
-                return sorted(everything)
-            elif self.layout == "directory" and shared_globs and _matches(name, shared_globs):
-                return sorted(everything)
-            elif self.layout == "prefix" and "/" not in name and base.endswith(
-                TF_SUFFIXES + VAR_SUFFIXES
-            ) and not is_override_file(base):
                 # a new or deleted file at the root: attribute it by its name
                 env = self._prefix_env(base)
                 if env is None:

@@ -224,4 +224,3 @@ def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
                 if name in envs:
                     summary.environment(name).error = run.error
     return summary
-

@@ -81,8 +81,10 @@ def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -
 def plugin_cache_dir(config: TerraformConfig) -> Path:
     from tfops.hcl import default_cache_dir
 
-    path = Path(os.path.expanduser(config.plugin_cache_dir)) if config.plugin_cache_dir else (
-        default_cache_dir() / "plugin-cache"
+    path = (
+        Path(os.path.expanduser(config.plugin_cache_dir))
+        if config.plugin_cache_dir
+        else (default_cache_dir() / "plugin-cache")
     )
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -120,7 +122,9 @@ class Terraform:
         built: list[str] = self._args.generate_cmd_string(command, *args, **options)
         return built
 
-    def run(self, argv: Sequence[str], what: str, *, check: bool = True, quiet: bool = False) -> Result:
+    def run(
+        self, argv: Sequence[str], what: str, *, check: bool = True, quiet: bool = False
+    ) -> Result:
         result = process.run(
             argv,
             cwd=self.workdir,
@@ -154,7 +158,12 @@ class Terraform:
         return self.run(self.argv("fmt", no_color=IsFlagged), "terraform fmt")
 
     def validate_json(self) -> dict[str, Any]:
-        result = self.run(self.argv("validate", json=IsFlagged, no_color=IsFlagged), "terraform validate", check=False, quiet=True)
+        result = self.run(
+            self.argv("validate", json=IsFlagged, no_color=IsFlagged),
+            "terraform validate",
+            check=False,
+            quiet=True,
+        )
         try:
             data: dict[str, Any] = json.loads(result.stdout)
         except ValueError:
@@ -197,7 +206,11 @@ class Terraform:
         return result.returncode == 2
 
     def show_json(self, planfile: Path) -> dict[str, Any]:
-        result = self.run(self.argv("show", str(planfile), json=IsFlagged, no_color=IsFlagged), "terraform show", quiet=True)
+        result = self.run(
+            self.argv("show", str(planfile), json=IsFlagged, no_color=IsFlagged),
+            "terraform show",
+            quiet=True,
+        )
         try:
             data: dict[str, Any] = json.loads(result.stdout)
         except ValueError:

@@ -8,9 +8,9 @@ from typing import TextIO
 
 import click
 
+from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, TfopsError
-from tfops.commands.plan import report_for, write_report
 from tfops.session import Session
 
 
@@ -40,7 +40,11 @@ def run(
         in_root = [n for n in names if n in root.environments]
         notes = []
         if set(in_root) != set(root.environments):
-            targets = [a for n in in_root for a in session.repo.target_addresses(session.repo.environments[n])]
+            targets = [
+                a
+                for n in in_root
+                for a in session.repo.target_addresses(session.repo.environments[n])
+            ]
             notes.append(
                 f"{', '.join(in_root)} shares a Terraform root and state with "
                 f"{', '.join(sorted(set(root.environments) - set(in_root)))}: tfops plans and "
@@ -50,7 +54,9 @@ def run(
             for note in notes:
                 console.warn(note)
             if not targets:
-                console.info(f"{', '.join(in_root)} declares no resources or modules; nothing to apply.")
+                console.info(
+                    f"{', '.join(in_root)} declares no resources or modules; nothing to apply."
+                )
                 continue
         run = session.run_root(root, in_root, gates=gates, targets=targets)
         report = report_for(session, [run], in_root)
@@ -72,5 +78,6 @@ def run(
             return ExitCode.ERROR
         console.step(f"Applying {', '.join(in_root)}")
         session.terraform(root, console.sink(session.label(root))).apply(run.planfile)
-        console.info(f"Apply complete for {', '.join(in_root)}: {run.summary.environments[in_root[0]].counts.phrase() if in_root[0] in run.summary.environments else ''}")
+        for name in in_root:
+            console.info(f"Applied {name}: {run.summary.environment(name).counts.phrase()}.")
     return exit_code

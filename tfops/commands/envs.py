@@ -10,7 +10,9 @@ import click
 from tfops.repo import EnvironmentsRepo
 
 
-def run(path: Path, *, changed_since: str | None, files: tuple[str, ...], output_format: str) -> None:
+def run(
+    path: Path, *, changed_since: str | None, files: tuple[str, ...], output_format: str
+) -> None:
     repo = EnvironmentsRepo(path)
     selected = list(repo.environments)
     changed: list[str] | None = None

@@ -24,7 +24,9 @@ def report_for(session: Session, runs: list[RootRun], envs: list[str]) -> Report
     )
 
 
-def write_report(report: Report, output_format: str, out: TextIO, *, color: bool, masker: object) -> None:
+def write_report(
+    report: Report, output_format: str, out: TextIO, *, color: bool, masker: object
+) -> None:
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2) + "\n"
     elif output_format == "markdown":
@@ -51,7 +53,9 @@ def run(
     session = Session.open(path, console)
     envs = session.select(environments, changed_since)
     if not envs:
-        console.info(f"No environment is affected by changes since {changed_since}; nothing to plan.")
+        console.info(
+            f"No environment is affected by changes since {changed_since}; nothing to plan."
+        )
         if output_format == "json":
             out.write(json.dumps({"has_changes": False, "environments": {}}) + "\n")
         return ExitCode.OK

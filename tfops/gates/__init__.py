@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from tfops.config import GatesConfig
-from tfops.gates.base import Finding, Gate, GateContext, GateResult, GateToolError
+from tfops.gates.base import Finding, Gate, GateContext, GateResult, GateToolError, Status
 from tfops.gates.fmt import FmtGate
 from tfops.gates.validate import ValidateGate
 
@@ -34,7 +34,7 @@ def run_gate(gate: Gate, ctx: GateContext) -> GateResult:
     started = time.monotonic()
     root = ctx.repo.relative(ctx.root.path)
     if gate.tool and shutil.which(gate.tool) is None:
-        status = "failed" if ctx.config.required else "skipped"
+        status: Status = "failed" if ctx.config.required else "skipped"
         return GateResult(
             gate.name,
             status,

@@ -11,7 +11,7 @@ _HUNK = re.compile(r"^@@ -(\d+)")
 
 class FmtGate:
     name = "fmt"
-    tool = None
+    tool: str | None = None
     install_hint = ""
 
     def run(self, ctx: GateContext) -> list[Finding]:
@@ -49,7 +49,8 @@ def split_diffs(output: str) -> dict[str, str]:
     for index, line in enumerate(lines):
         following = lines[index + 1] if index + 1 < len(lines) else ""
         if following.startswith("--- old/") or (
-            line and not line.startswith(("---", "+++", "@@", " ", "+", "-", "\\"))
+            line
+            and not line.startswith(("---", "+++", "@@", " ", "+", "-", "\\"))
             and line.endswith((".tf", ".tfvars", ".tf.json"))
         ):
             current = line.strip()

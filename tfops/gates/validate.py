@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from tfops.config import Severity
-from tfops.gates.base import Finding, GateContext, GateToolError
 from tfops.errors import TerraformError
+from tfops.gates.base import Finding, GateContext, GateToolError
 
 SEVERITIES: dict[str, Severity] = {"error": "high", "warning": "low"}
 
 
 class ValidateGate:
     name = "validate"
-    tool = None
+    tool: str | None = None
     install_hint = ""
 
     def run(self, ctx: GateContext) -> list[Finding]:
@@ -31,7 +31,9 @@ class ValidateGate:
             ]
         report = ctx.terraform.validate_json()
         if "diagnostics" not in report:
-            raise GateToolError("terraform validate -json printed an unexpected report", str(report))
+            raise GateToolError(
+                "terraform validate -json printed an unexpected report", str(report)
+            )
         return [self._finding(ctx, d) for d in report["diagnostics"]]
 
     def _finding(self, ctx: GateContext, diagnostic: dict[str, Any]) -> Finding:

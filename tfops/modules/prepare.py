@@ -48,13 +48,17 @@ def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> li
             raise ModuleRefError(
                 f"module {call.name!r}: ref {source.ref!r} does not exist in {source.url}",
                 where=call.where(repo),
-                hint=f"tags that exist (newest first): {shown}" if tags else "the repository has no tags",
+                hint=f"tags that exist (newest first): {shown}"
+                if tags
+                else "the repository has no tags",
             )
         siblings.append(SiblingModule(call, source, commit))
     write_override(
         root.path,
         {
-            s.call.name: git_source(s.source.url or "", s.source.subdir, s.source.ref or "", s.source.query)
+            s.call.name: git_source(
+                s.source.url or "", s.source.subdir, s.source.ref or "", s.source.query
+            )
             for s in siblings
         },
     )

@@ -91,9 +91,12 @@ class RemoteLister:
             self._cache[url] = result
 
     def _list(self, url: str) -> RemoteRefs | ModuleRefError:
-        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": os.environ.get(
-            "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
-        )}
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_SSH_COMMAND": os.environ.get(
+                "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
+            ),
+        }
         try:
             output = git.cmd.Git().ls_remote(
                 url, kill_after_timeout=self.timeout, env=env, with_extended_output=False

@@ -91,7 +91,9 @@ def parse_source(raw: str) -> ModuleSource:
     params = parse_qsl(query, keep_blank_values=True)
     ref = dict(params).get("ref")
     rest = tuple((k, v) for k, v in params if k != "ref")
-    if url.startswith(("https://github.com/", "https://bitbucket.org/")) and not url.endswith(".git"):
+    if url.startswith(("https://github.com/", "https://bitbucket.org/")) and not url.endswith(
+        ".git"
+    ):
         url += ".git"
     return ModuleSource(raw, "git", url=url, subdir=subdir, ref=ref, query=rest)
 

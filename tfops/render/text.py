@@ -89,7 +89,10 @@ class TextRenderer:
 
     def environment(self, env: EnvironmentPlan) -> list[str]:
         if env.error:
-            return [self.bold(f"{env.name}: plan failed"), *(f"  {ln}" for ln in env.error.splitlines())]
+            return [
+                self.bold(f"{env.name}: plan failed"),
+                *(f"  {ln}" for ln in env.error.splitlines()),
+            ]
         if not env.has_changes:
             lines = [self.bold(f"{env.name}: no changes.")]
         else:

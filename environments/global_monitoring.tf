@@ -1,0 +1,5 @@
+module "monitoring" {
+  source = "../modules/monitoring"
+
+  name = "demo-app"
+}

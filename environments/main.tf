@@ -1,0 +1,9 @@
+terraform {
+  required_version = ">= 1.4.0"
+}
+
+locals {
+  dev_environment     = "dev"
+  dev_resource_suffix = "-d"
+  environment         = "prod"
+}

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tfops.config import json_schema, json_schema_text, load_config, parse_config
+from tfops.errors import ConfigError
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, Path("tfops.yaml"))
+    return str(info.value)
+
+
+def test_no_config_means_conventions(tmp_path: Path) -> None:
+    config, path = load_config(tmp_path)
+    assert path is None
+    assert config.is_pinned("prod") and not config.is_pinned("dev")
+    assert config.gates.get("fmt").required
+    assert config.env("dev").apply == "auto"
+
+
+def test_unknown_key_names_path_line_and_suggestion() -> None:
+    message = error_of("version: 1\nenvironments:\n  prod:\n    pined: true\n")
+    assert message.startswith("tfops.yaml:4: environments.prod.pined: unknown setting")
+    assert "did you mean 'pinned'?" in message
+    assert "apply" in message  # lists what is allowed
+
+
+def test_wrong_value_says_what_is_allowed() -> None:
+    message = error_of("environments:\n  prod:\n    apply: sometimes\n")
+    assert "tfops.yaml:3: environments.prod.apply" in message
+    assert "'sometimes' is not allowed; use one of 'auto' or 'manual'" in message
+
+
+def test_several_errors_are_all_listed() -> None:
+    message = error_of("layout: flat\ngates:\n  tflint:\n    fail_on: severe\n")
+    assert "tfops.yaml:1: layout" in message and "tfops.yaml:4: gates.tflint.fail_on" in message
+
+
+def test_bad_regex_and_bad_yaml() -> None:
+    assert "not a valid regular expression" in error_of("modules:\n  release_tag_pattern: '(['\n")
+    assert error_of("environments: [\n").startswith("tfops.yaml:2:1: not valid YAML")
+    assert "must be a mapping" in error_of("- a\n")
+
+
+def test_environment_names_are_checked() -> None:
+    assert "must be lower-case" in error_of("environments:\n  Prod: {}\n")
+
+
+def test_published_schema_is_current_and_validates_the_example() -> None:
+    published = (PROJECT / "schema" / "tfops.schema.json").read_text()
+    assert published == json_schema_text(), "run `make schema`"
+    example = yaml.safe_load((PROJECT / "environments" / "tfops.yaml").read_text())
+    jsonschema.validate(example, json_schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"environments": {"prod": {"apply": "never"}}}, json.loads(published))
+
+
+def test_readme_config_reference_is_valid() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    section = readme.split("## Configuration reference", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(example, Path("README.md"))
+    assert config.environments["prod"].apply == "manual"
