@@ -193,5 +193,8 @@ def config_check(path: Path) -> None:
     command.run(path, changed_since=None, files=(), output_format="text")
 
 
+# Commands defined in their own modules register here, one line each.
+
+
 def main() -> None:
     cli(prog_name="tfops")

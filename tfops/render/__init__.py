@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tfops.gates.base import GateResult
+from tfops.modules.inventory import ModuleStatus
 from tfops.plan import PlanSummary
 
 ACTION_SYMBOLS = {
@@ -26,6 +27,7 @@ class Report:
     commit: str | None = None
     notes: list[str] = field(default_factory=list)
     run_url: str | None = None
+    modules: list[ModuleStatus] = field(default_factory=list)  # shown for pinned environments
 
     @property
     def gates_failed(self) -> bool:
@@ -38,5 +40,6 @@ class Report:
             "gates": [asdict(g) for g in self.gates],
             "gates_passed": not self.gates_failed,
             "notes": self.notes,
+            "modules": [asdict(m) for m in self.modules],
             **self.summary.to_dict(),
         }
