@@ -1,0 +1,44 @@
+"""GitHub Actions workflow commands (`::error file=…,line=…::msg`) for gate findings.
+
+Printed to stdout in Actions, they show up inline on the PR diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tfops.gates.base import Finding, GateResult
+
+LEVELS = {
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "warning",
+    "info": "notice",
+}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding, path_prefix: str = "") -> str:
+    """One workflow command. `path_prefix` maps repo-relative paths to the checkout root."""
+    props = []
+    if finding.file:
+        props.append(f"file={_escape_property(path_prefix + finding.file)}")
+        if finding.line:
+            props.append(f"line={finding.line}")
+            if finding.end_line and finding.end_line != finding.line:
+                props.append(f"endLine={finding.end_line}")
+    props.append(f"title={_escape_property(f'{finding.gate}: {finding.rule}')}")
+    message = finding.message + (f"\n{finding.link}" if finding.link else "")
+    return f"::{LEVELS[finding.severity]} {','.join(props)}::{_escape_data(message)}"
+
+
+def workflow_commands(results: Iterable[GateResult], path_prefix: str = "") -> list[str]:
+    return [annotation(f, path_prefix) for result in results for f in result.findings]
