@@ -15,6 +15,6 @@ def test_findings_become_workflow_commands_with_escaping() -> None:
     )
     lines = workflow_commands([GateResult("tfsec", "failed", [finding])], path_prefix="infra/")
     assert lines == [
-        "::error file=infra/envs/prod/main.tf,line=3,endLine=5,title=tfsec%3A aws-s3-enable-versioning"
-        "::Bucket has no versioning%0Aat all: 100%25%0Ahttps://x/y"
+        "::error file=infra/envs/prod/main.tf,line=3,endLine=5,"
+        "title=tfsec%3A aws-s3-enable-versioning::Bucket has no versioning%0Aat all: 100%25%0Ahttps://x/y"
     ]
