@@ -27,7 +27,9 @@ def test_plan_reports_each_environment_of_the_example(sandbox: Path, tfops: Tfop
     )
     assert '"version": "14"' in prod_db["attributes"][0]["after"]
     assert '"version": "16"' in dev_db["attributes"][0]["after"]
-    assert [g["gate"] for g in report["gates"]] == ["fmt", "validate"]
+    assert [g["gate"] for g in report["gates"]] == ["fmt", "pins", "validate", "tflint", "tfsec"]
+    statuses = {g["gate"]: g["status"] for g in report["gates"]}
+    assert statuses["pins"] == "passed" and statuses["tflint"] == "skipped"
     # the sibling-repo ref became a generated override, ignored by git
     override = (sandbox / "tfops_override.tf").read_text()
     assert 'source = "git::file://' in override and "//back_end?ref=v1.1.0" in override

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -39,8 +40,21 @@ class State:
         self.console = Console(verbose=verbose, color=err_color)
 
 
+LAZY_COMMANDS: dict[str, str] = {}
+
+
 class TfopsGroup(click.Group):
     """Turns TfopsError into a clear message and its exit code: never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module_name, attribute = LAZY_COMMANDS[name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -133,31 +147,6 @@ def plan(
 
 @cli.command()
 @PATH_ARG
-@ENV_OPT
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (for automation).")
-@click.option("--no-gates", is_flag=True, help="Apply without running the gates first.")
-@click.pass_obj
-def apply(
-    state: State, path: Path, environments: tuple[str, ...], auto_approve: bool, no_gates: bool
-) -> None:
-    """Plan ENV, show the plan, and apply it after confirmation."""
-    from tfops.commands import apply as command
-
-    sys.exit(
-        command.run(
-            path,
-            environments=environments,
-            auto_approve=auto_approve,
-            gates=not no_gates,
-            console=state.console,
-            out=sys.stdout,
-            color=state.color,
-        )
-    )
-
-
-@cli.command()
-@PATH_ARG
 @click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
 @click.option("--files", "files", multiple=True, metavar="FILE", help="Changed files (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
@@ -193,7 +182,20 @@ def config_check(path: Path) -> None:
     command.run(path, changed_since=None, files=(), output_format="text")
 
 
-# Commands defined in their own modules register here, one line each.
+# Commands defined in their own modules, loaded only when used (keeps `tfops` start-up fast:
+# boto3 and GitPython are imported by the commands that need them).
+for _name, _target in {
+    "apply": "tfops.commands.apply:apply_command",
+    "audit": "tfops.commands.audit:audit_command",
+    "check": "tfops.commands.check:check_command",
+    "ci": "tfops.commands.ci:ci_command",
+    "matrix": "tfops.commands.matrix:matrix_command",
+    "modules": "tfops.commands.modules:modules_command",
+    "plans": "tfops.commands.plans:plans_command",
+    "promote": "tfops.commands.promote:promote_command",
+    "unlock": "tfops.commands.unlock:unlock_command",
+}.items():
+    LAZY_COMMANDS[_name] = _target
 
 
 def main() -> None:

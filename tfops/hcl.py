@@ -2,7 +2,10 @@
 
 python-hcl2 parses at roughly 0.3 ms per line, so a parse is only ever done once per
 distinct file content: results live in memory and in a JSON cache on disk
-(`$XDG_CACHE_HOME/tfops/hcl`). Cold misses are parsed in a process pool.
+(`$XDG_CACHE_HOME/tfops/hcl`). Cold misses are parsed in a process pool, started once per
+process and reused, so callers that parse a repo one environment at a time (20 files, say)
+still parse in parallel. A caller that needs only some block types says so (`types=`):
+files whose text cannot declare such a block are not parsed at all.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,7 @@ from tfops.errors import HclSyntaxError
 
 # Bump when the cached shape changes.
 CACHE_FORMAT = "2"
-PARALLEL_THRESHOLD = 24
+PARALLEL_THRESHOLD = 24  # misses (in one call, or so far in this cache) worth a process pool
 
 
 @dataclass(frozen=True)
@@ -81,12 +87,25 @@ class HclCache:
     def parse_file(self, path: Path) -> ParsedFile:
         return self.parse_files([path])[path]
 
-    def parse_files(self, paths: Iterable[Path]) -> dict[Path, ParsedFile]:
+    def parse_files(
+        self, paths: Iterable[Path], types: Collection[str] | None = None
+    ) -> dict[Path, ParsedFile]:
+        """Every file's top-level blocks; with `types`, only the blocks of those types.
+
+        With `types`, a file whose text cannot declare such a block is not parsed (nor
+        looked up): it comes back with no blocks.
+        """
         digests: dict[Path, str] = {}
         missing: dict[str, tuple[Path, str]] = {}
+        skipped: list[Path] = []
+        pattern = _declaration_pattern(tuple(sorted(types))) if types else None
         for path in paths:
             raw = path.read_bytes()
-            digest = digests[path] = hashlib.sha256(raw).hexdigest()
+            digest = hashlib.sha256(raw).hexdigest()
+            if pattern and digest not in self._memory and not pattern.search(raw):
+                skipped.append(path)
+                continue
+            digests[path] = digest
             if digest not in missing and self._lookup(digest) is None:
                 missing[digest] = (path, raw.decode("utf-8", errors="replace"))
         names = {digest: self._display(path) for digest, (path, _) in missing.items()}
@@ -94,7 +113,14 @@ class HclCache:
         for digest, dicts in zip(missing, parsed, strict=True):
             self._memory[digest] = tuple(_blocks_from_dicts(dicts))
             self._store(digest, dicts)
-        return {path: ParsedFile(path, self._memory[digest]) for path, digest in digests.items()}
+        result = {path: ParsedFile(path, self._memory[digest]) for path, digest in digests.items()}
+        if types:
+            result = {
+                path: ParsedFile(path, tuple(b for b in parsed.blocks if b.type in types))
+                for path, parsed in result.items()
+            }
+            result.update((path, ParsedFile(path, ())) for path in skipped)
+        return result
 
     def _display(self, path: Path) -> str:
         if self.base is not None and path.is_relative_to(self.base):
@@ -105,9 +131,10 @@ class HclCache:
         if digest in self._memory:
             self.hits += 1
             return self._memory[digest]
-        cached = self.directory / digest[:2] / f"{digest}.{CACHE_FORMAT}.json"
+        cached = os.path.join(self.directory, digest[:2], f"{digest}.{CACHE_FORMAT}.json")
         try:
-            dicts = json.loads(cached.read_text(encoding="utf-8"))
+            with open(cached, encoding="utf-8") as handle:
+                dicts = json.load(handle)
         except (OSError, ValueError):
             self.misses += 1
             return None
@@ -128,11 +155,51 @@ class HclCache:
             pass  # the cache is an optimisation; a read-only home must not fail a run
 
     def _parse_many(self, items: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
-        if len(items) < PARALLEL_THRESHOLD or (os.cpu_count() or 1) < 2:
+        workers = os.cpu_count() or 1
+        many = len(items) >= PARALLEL_THRESHOLD or (
+            len(items) > 1 and self.misses >= PARALLEL_THRESHOLD
+        )
+        if workers < 2 or not many:
             return [_parse_to_dicts(text, name) for name, text in items]
-        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
-            futures = [pool.submit(_parse_to_dicts, text, name) for name, text in items]
-            return [f.result() for f in futures]
+        chunk = max(1, len(items) // (workers * 4))
+        names, texts = [name for name, _ in items], [text for _, text in items]
+        try:
+            return list(_pool().map(_parse_to_dicts, texts, names, chunksize=chunk))
+        except BrokenProcessPool:  # a worker died (killed, out of memory): parse here
+            _discard_pool()
+            return [_parse_to_dicts(text, name) for name, text in items]
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ProcessPoolExecutor:
+    """The process's parse pool: started on first need, reused, joined at exit."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(max_workers=os.cpu_count())
+        return _POOL
+
+
+def _discard_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None
+
+
+def _declaration_pattern(types: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Text that could start a block of these types: `module "x"`, not `module.x.id`."""
+    if types not in _PATTERNS:
+        words = b"|".join(re.escape(t.encode()) for t in types)
+        _PATTERNS[types] = re.compile(rb"\b(?:" + words + rb')\b\s*["A-Za-z_]')
+    return _PATTERNS[types]
+
+
+_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 
 
 def default_cache_dir() -> Path:

@@ -16,9 +16,11 @@ SENSITIVE = "(sensitive value)"
 UNKNOWN = "(known after apply)"
 ACTIONS = ("create", "update", "delete", "replace", "read")
 MAX_VALUE_CHARS = 300
+# json.dumps with options builds an encoder per call; a plan renders ~100,000 values
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(", ", ": "))
 
 
-@dataclass
+@dataclass(slots=True)  # a big plan has ~100,000 of these
 class AttributeChange:
     name: str
     before: str | None
@@ -26,7 +28,7 @@ class AttributeChange:
     forces_replacement: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class ResourceChange:
     address: str
     action: str  # create | update | delete | replace | read | no-op
@@ -39,7 +41,7 @@ class ResourceChange:
     attributes: list[AttributeChange] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputChange:
     name: str
     action: str
@@ -286,7 +288,7 @@ def _render(value: Any, sensitive: Any) -> str | None:
         return SENSITIVE
     if value is None:
         return "null"
-    text = json.dumps(value, sort_keys=True, separators=(", ", ": "))
+    text = _ENCODER.encode(value)
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +36,8 @@ WORK_DIR = ".tfops"
 TF_SUFFIXES = (".tf", ".tf.json")
 VAR_SUFFIXES = (".tfvars", ".tfvars.json")
 _PREFIX = re.compile(r"^([a-z0-9][a-z0-9-]*)_.+")
+ADDRESSABLE_BLOCKS = ("module", "resource", "data", "output", "variable")  # Block.address
+TARGETABLE_BLOCKS = ("module", "resource", "data")
 
 
 def is_override_file(name: str) -> bool:
@@ -78,6 +80,7 @@ class EnvironmentsRepo:
             self.config_path = None
         self.config = config
         self.hcl = hcl or HclCache(base=self.root)
+        self._resolved_dirs: dict[Path, Path] = {}
         self.layout: Layout = config.layout or self._detect_layout()
         self.environments, self.roots = (
             self._discover_prefix() if self.layout == "prefix" else self._discover_directories()
@@ -207,13 +210,25 @@ class EnvironmentsRepo:
 
     def relative(self, path: Path) -> str:
         try:
-            return path.resolve().relative_to(self.root).as_posix()
+            return self._resolve(path).relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
 
-    def blocks(self, env: Environment) -> list[tuple[Path, Block]]:
-        """Every top-level block declared in the environment's own files."""
-        parsed = self.hcl.parse_files([p for p in env.files if p.suffix == ".tf"])
+    def _resolve(self, path: Path) -> Path:
+        """`path.resolve()`, resolving each directory once: repos have thousands of files."""
+        if not path.is_absolute() or path.name in ("", ".", "..") or path.is_symlink():
+            return path.resolve()
+        parent = self._resolved_dirs.get(path.parent)
+        if parent is None:
+            parent = self._resolved_dirs[path.parent] = path.parent.resolve()
+        return parent / path.name
+
+    def blocks(
+        self, env: Environment, types: Collection[str] | None = None
+    ) -> list[tuple[Path, Block]]:
+        """Every top-level block declared in the environment's own files (of `types` only:
+        files that cannot declare one are then not parsed)."""
+        parsed = self.hcl.parse_files([p for p in env.files if p.suffix == ".tf"], types)
         return [
             (path, block) for path in env.files if path in parsed for block in parsed[path].blocks
         ]
@@ -227,7 +242,7 @@ class EnvironmentsRepo:
     def _address_owner(self) -> dict[str, str]:
         owner: dict[str, str] = {}
         for env in self.environments.values():
-            for _, block in self.blocks(env):
+            for _, block in self.blocks(env, ADDRESSABLE_BLOCKS):
                 if block.address:
                     owner[block.address] = env.name
         return owner
@@ -242,14 +257,14 @@ class EnvironmentsRepo:
         """-target addresses for applying one environment of a shared root alone."""
         return [
             block.address
-            for _, block in self.blocks(env)
-            if block.address and block.type in ("module", "resource", "data")
+            for _, block in self.blocks(env, TARGETABLE_BLOCKS)
+            if block.address and block.type in TARGETABLE_BLOCKS
         ]
 
     def local_module_dirs(self, env: Environment) -> list[Path]:
         """Directories inside this repo that the environment's local modules load from."""
         dirs = []
-        for path, block in self.blocks(env):
+        for path, block in self.blocks(env, ("module",)):
             source = block.attr("source") if block.type == "module" else None
             if isinstance(source, str) and source.startswith(("./", "../")) and "?" not in source:
                 target = (path.parent / source).resolve()
@@ -331,22 +346,28 @@ def top_level_address(address: str) -> str:
 
 
 def _split_address(address: str) -> list[str]:
-    """Split on dots that are not inside an index like ["a.b"]."""
-    parts, current, depth, quoted = [], "", 0, False
-    for char in address:
+    """Split on dots that are not inside an index like ["a.b"].
+
+    Only the characters that matter (quotes, brackets, dots) are visited: a big plan has
+    tens of thousands of addresses.
+    """
+    parts, start, depth, quoted = [], 0, 0, False
+    for match in _ADDRESS_SYNTAX.finditer(address):
+        char = match.group()
         if char == '"':
             quoted = not quoted
         elif not quoted and char == "[":
             depth += 1
         elif not quoted and char == "]":
             depth -= 1
-        if char == "." and depth == 0 and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
+        elif char == "." and depth == 0 and not quoted:
+            parts.append(address[start : match.start()])
+            start = match.end()
+    parts.append(address[start:])
     return parts
+
+
+_ADDRESS_SYNTAX = re.compile(r'["\[\].]')
 
 
 def _strip_index(part: str) -> str:

@@ -7,6 +7,9 @@ independent, so in the directory layout they run in parallel (`--parallelism`).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfops.config import TerraformConfig
 from tfops.console import Console, OutputSink
 from tfops.errors import TerraformError
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
+from tfops.hcl import default_cache_dir
 from tfops.masking import Masker
 from tfops.modules.prepare import SiblingModule, prepare_root
 from tfops.modules.remote import RemoteLister
@@ -62,7 +67,7 @@ class Session:
     @property
     def binary(self) -> TerraformBinary:
         if self._binary is None:
-            self._binary = find_terraform(self.config.terraform)
+            self._binary = find_terraform_cached(self.config.terraform)
         return self._binary
 
     @property
@@ -107,8 +112,11 @@ class Session:
         keep_going: bool = False,
         fix: bool = False,
         initialised: Callable[[], None],
+        environments: Iterable[str] = (),
     ) -> list[GateResult]:
+        """Run the enabled gates in one root; pins looks at the selected environments only."""
         names = enabled_gates(self.config.gates, only)
+        selected = tuple(n for n in environments if n in root.environments)
 
         def context(name: str) -> GateContext:
             return GateContext(
@@ -120,6 +128,7 @@ class Session:
                 lister=self.lister,
                 fix=fix,
                 ensure_init=initialised,
+                environments=selected,
             )
 
         return run_gates(names, context, keep_going=keep_going)
@@ -162,7 +171,7 @@ class Session:
                     init_done.append(True)
 
             if gates:
-                run.gates = self.gates(root, terraform, initialised=init)
+                run.gates = self.gates(root, terraform, initialised=init, environments=envs)
                 if not run.gates_ok:
                     return run
             init()
@@ -178,7 +187,7 @@ class Session:
             run.summary = summarize(
                 run.plan_json,
                 lambda address: self.repo.environment_of_address(address, root),
-                envs,
+                [name for name in envs if name in root.environments],
             )
         except TerraformError as exc:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
@@ -209,6 +218,51 @@ class Session:
             return list(pool.map(one, roots))
 
 
+# The first bytes of a compiled executable (ELF, Mach-O, PE). Only those have their version
+# remembered: a wrapper script (tfenv, asdf) may pick a different terraform per directory.
+_EXECUTABLE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")
+
+
+def find_terraform_cached(config: TerraformConfig) -> TerraformBinary:
+    """`find_terraform`, remembering each binary's version on disk.
+
+    `terraform version -json` is one more process per run than terraform itself needs
+    (~40 ms); a binary's version can't change while its path, size and mtime don't.
+    """
+    path = shutil.which(os.path.expanduser(config.binary or "terraform"))
+    key = _binary_key(path) if path else None
+    store = default_cache_dir() / "terraform-versions.json"
+    try:
+        known: dict[str, str] = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if key and isinstance(known.get(key), str) and path:
+        return TerraformBinary(path, known[key])
+    binary = find_terraform(config)
+    if key:
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**known, key: binary.version}), encoding="utf-8")
+            os.replace(tmp, store)
+        except OSError:
+            pass  # an optimisation only
+    return binary
+
+
+def _binary_key(path: str) -> str | None:
+    real = os.path.realpath(path)
+    try:
+        stat = os.stat(real)
+        with open(real, "rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        return None
+    if not magic.startswith(_EXECUTABLE_MAGIC):
+        return None
+    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
     """One summary over all roots, limited to the selected environments (plus `shared`)."""
     summary = PlanSummary(format_version="", terraform_version="")
@@ -217,7 +271,8 @@ def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
             summary.format_version = summary.format_version or run.summary.format_version
             summary.terraform_version = summary.terraform_version or run.summary.terraform_version
             for name, env in run.summary.environments.items():
-                if name in envs or (name == SHARED and env.has_changes):
+                wanted = name in envs and name in run.root.environments
+                if wanted or (name == SHARED and env.has_changes):
                     summary.environments[name] = env
         elif run.error:
             for name in run.root.environments:

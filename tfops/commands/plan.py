@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tfops import gitutil
+from tfops.commands.check import annotate
 from tfops.console import Console
 from tfops.errors import ExitCode
 from tfops.render import Report
@@ -68,6 +69,7 @@ def run(
     runs = session.run_roots(roots, names, gates=gates, parallelism=parallelism)
     report = report_for(session, runs, names)
     write_report(report, output_format, out, color=color, masker=session.masker)
+    annotate(report.gates, session, out if output_format == "text" else console.stream)
     if report.gates_failed:
         console.error("gates failed; not planned. Fix the findings above (or run with --no-gates).")
         return ExitCode.GATES_FAILED

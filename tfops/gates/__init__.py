@@ -7,25 +7,41 @@ import time
 from collections.abc import Callable, Iterable
 
 from tfops.config import GatesConfig
+from tfops.errors import Interrupted, TfopsError
 from tfops.gates.base import Finding, Gate, GateContext, GateResult, GateToolError, Status
+from tfops.gates.checkov import CheckovGate
 from tfops.gates.fmt import FmtGate
+from tfops.gates.pins import PinsGate
+from tfops.gates.tflint import TflintGate
+from tfops.gates.tfsec import TfsecGate
+from tfops.gates.trivy import TrivyGate
 from tfops.gates.validate import ValidateGate
 
 ORDER = ("fmt", "pins", "validate", "tflint", "tfsec", "checkov", "trivy")
 
 
 def registry() -> dict[str, Gate]:
-    """Every gate adapter by name."""
-    return {"fmt": FmtGate(), "validate": ValidateGate()}
+    """Every gate adapter by name (ORDER decides the order they run in)."""
+    gates: list[Gate] = [
+        FmtGate(),
+        PinsGate(),
+        ValidateGate(),
+        TflintGate(),
+        TfsecGate(),
+        CheckovGate(),
+        TrivyGate(),
+    ]
+    return {gate.name: gate for gate in gates}
 
 
 def enabled_gates(config: GatesConfig, only: Iterable[str] = ()) -> list[str]:
+    """The gates to run, in order: those enabled in config, or exactly those named in `only`."""
     wanted = set(only)
     available = registry()
     return [
         name
         for name in ORDER
-        if name in available and config.get(name).enabled and (not wanted or name in wanted)
+        if name in available and (name in wanted if wanted else config.get(name).enabled)
     ]
 
 
@@ -50,6 +66,12 @@ def run_gate(gate: Gate, ctx: GateContext) -> GateResult:
             detail=f"{exc}\n{exc.output.strip()}".strip(),
             seconds=time.monotonic() - started,
             root=root,
+        )
+    except Interrupted:
+        raise
+    except TfopsError as exc:  # e.g. a file that doesn't parse: this gate could not run
+        return GateResult(
+            gate.name, "error", detail=str(exc), seconds=time.monotonic() - started, root=root
         )
     ignored = set(ctx.config.ignore)
     findings = [f for f in findings if f.rule not in ignored]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
+from tfops import process
 from tfops.config import SEVERITY_ORDER, GateConfig, Severity
 
 if TYPE_CHECKING:
@@ -74,14 +77,35 @@ class GateContext:
     lister: RemoteLister
     fix: bool = False
     ensure_init: Callable[[], None] = lambda: None
+    environments: tuple[str, ...] = ()  # the selected ones in this root; empty: all of them
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        return self.environments or self.root.environments
 
     def relative(self, path: str | Path) -> str:
-        """A path a tool printed (absolute, relative to the root, or `/main.tf`) → repo-relative."""
+        """A path a tool printed (absolute, relative to the root, or `/main.tf`) → repo-relative.
+
+        An absolute path that does not exist here (tfsec in a container prints `/src/main.tf`,
+        checkov `/main.tf`) is matched by its longest tail that exists under the root.
+        """
         raw = Path(str(path))
-        if raw.is_absolute() and raw.exists():
-            return self.repo.relative(raw)
-        candidate = self.root.path / str(path).lstrip("/")
-        return self.repo.relative(candidate)
+        if raw.is_absolute():
+            if raw.exists():
+                return self._from_repo(raw)
+            tails = (Path(*raw.parts[i:]) for i in range(1, len(raw.parts)))
+            existing = next((t for t in tails if (self.root.path / t).exists()), None)
+            if existing is not None:
+                return self._from_repo(self.root.path / existing)
+        return self._from_repo(self.root.path / str(path).lstrip("/"))
+
+    def _from_repo(self, path: Path) -> str:
+        """Repo-relative; a file outside the repo (a sibling module) as `../modules/…`."""
+        return Path(os.path.relpath(path.resolve(), self.repo.root)).as_posix()
+
+    def ignores(self, *rule_ids: str | None) -> bool:
+        """Whether config ignores a finding known by any of these ids (tools have two)."""
+        return any(r in self.config.ignore for r in rule_ids if r)
 
     def environments_of(self, relative_file: str | None) -> tuple[str, ...]:
         if relative_file is None:
@@ -103,3 +127,37 @@ class Gate(Protocol):
     def run(self, ctx: GateContext) -> list[Finding]:
         """Findings; raise GateToolError when the tool fails to produce a report."""
         ...
+
+
+def severity_of(value: object, default: Severity = "medium") -> Severity:
+    """A tool's severity (`HIGH`, `Critical`, …) in tfops's scale; `default` when it has none."""
+    text = str(value or "").strip().lower()
+    return cast(Severity, text) if text in SEVERITY_ORDER else default
+
+
+def run_tool(ctx: GateContext, argv: Sequence[str]) -> tuple[Any, process.Result]:
+    """Run a linter in the root and parse the JSON report it prints on stdout.
+
+    Exit codes differ between tools and versions, so the report decides; output that is
+    not JSON (a crash, a usage error) is a GateToolError carrying what the tool printed.
+    """
+    name = Path(argv[0]).name
+    result = process.run(
+        argv,
+        cwd=ctx.root.path,
+        env=process.clean_env(),
+        timeout=ctx.terraform.config.timeout_minutes * 60,
+        what=name,
+    )
+    try:
+        return json.loads(result.stdout), result
+    except ValueError:
+        raise GateToolError(
+            f"{name} exited {result.returncode} without a JSON report", tool_output(result)
+        ) from None
+
+
+def tool_output(result: process.Result, limit: int = 4000) -> str:
+    """What a failing tool said: stderr, else stdout, the last `limit` characters."""
+    text = (result.stderr.strip() or result.stdout.strip())[-limit:]
+    return text or f"(no output; exit code {result.returncode})"

@@ -7,6 +7,10 @@ import re
 from tfops.gates.base import Finding, GateContext, GateToolError
 
 _HUNK = re.compile(r"^@@ -(\d+)")
+# terraform's human diagnostics: "Error: Invalid expression" … "  on main.tf line 2, in …"
+_DIAGNOSTIC = re.compile(
+    r"^Error: (?P<summary>.+)\n\s*\n\s+on (?P<file>.+?) line (?P<line>\d+)", re.MULTILINE
+)
 
 
 class FmtGate:
@@ -21,6 +25,9 @@ class FmtGate:
         if result.returncode == 0:
             return []
         if result.returncode != 3:
+            syntax = self._syntax_errors(ctx, result.stderr)
+            if syntax:
+                return syntax
             raise GateToolError("terraform fmt could not read the files", result.output)
         findings = []
         for name, diff in split_diffs(result.stdout).items():
@@ -35,6 +42,24 @@ class FmtGate:
                     "run `tfops check --fix` (or `terraform fmt`)\n" + diff,
                     file=relative,
                     line=int(hunk.group(1)) if hunk else 1,
+                    environments=ctx.environments_of(relative),
+                )
+            )
+        return findings
+
+    def _syntax_errors(self, ctx: GateContext, stderr: str) -> list[Finding]:
+        """fmt parses every file, so a syntax error surfaces here first, with its location."""
+        findings = []
+        for match in _DIAGNOSTIC.finditer(stderr):
+            relative = ctx.relative(match["file"])
+            findings.append(
+                Finding(
+                    gate=self.name,
+                    severity="high",
+                    rule="terraform-syntax",
+                    message=f"syntax error: {match['summary'].strip()}",
+                    file=relative,
+                    line=int(match["line"]),
                     environments=ctx.environments_of(relative),
                 )
             )

@@ -20,6 +20,15 @@ class ValidateGate:
         try:
             ctx.ensure_init()
         except TerraformError as exc:
+            # a configuration that doesn't parse fails init; validate says where, per file
+            report = ctx.terraform.validate_json()
+            located = [
+                d
+                for d in report.get("diagnostics") or []
+                if d.get("severity") == "error" and d.get("range")
+            ]
+            if located and all(str(d.get("summary")) in exc.diagnostics for d in located):
+                return self._diagnostics(ctx, report)
             return [
                 Finding(
                     gate=self.name,
@@ -29,7 +38,9 @@ class ValidateGate:
                     environments=ctx.root.environments,
                 )
             ]
-        report = ctx.terraform.validate_json()
+        return self._diagnostics(ctx, ctx.terraform.validate_json())
+
+    def _diagnostics(self, ctx: GateContext, report: dict[str, Any]) -> list[Finding]:
         if "diagnostics" not in report:
             raise GateToolError(
                 "terraform validate -json printed an unexpected report", str(report)

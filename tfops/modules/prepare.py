@@ -8,8 +8,8 @@ from tfops.errors import ModuleRefError
 from tfops.modules.calls import ModuleCall, module_calls
 from tfops.modules.overrides import write_override
 from tfops.modules.remote import RemoteLister
-from tfops.modules.siblings import resolve_sibling
-from tfops.modules.sources import ModuleSource, git_source, is_full_sha
+from tfops.modules.resolve import Resolver, display_url
+from tfops.modules.sources import ModuleSource, git_source
 from tfops.repo import EnvironmentsRepo, Root
 
 MAX_TAGS_SHOWN = 10
@@ -30,29 +30,22 @@ def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> li
         for call in module_calls(repo, repo.environments[name])
         if call.source.kind == "sibling"
     ]
-    resolved = [(call, resolve_sibling(repo, call)) for call in calls]
-    lister.prefetch(source.url for _, source in resolved if source.url)
     siblings = []
-    for call, source in resolved:
-        assert source.url is not None and source.ref is not None
-        try:
-            refs = lister.refs(source.url)
-        except ModuleRefError as exc:
-            raise ModuleRefError(
-                f"module {call.name!r}: {exc.message}", where=call.where(repo), hint=exc.hint
-            ) from None
-        commit = refs.resolve(source.ref) or (source.ref if is_full_sha(source.ref) else None)
-        if commit is None:
-            tags = refs.sorted_tags()
+    for module in Resolver(repo, lister).resolve(calls):
+        if module.error is not None:
+            raise module.error
+        if module.commit is None:
+            tags = module.tags.tags if module.tags else ()
             shown = ", ".join(tags[:MAX_TAGS_SHOWN]) + (" …" if len(tags) > MAX_TAGS_SHOWN else "")
+            url = display_url(module.url or "")
             raise ModuleRefError(
-                f"module {call.name!r}: ref {source.ref!r} does not exist in {source.url}",
-                where=call.where(repo),
+                f"module {module.call.name!r}: ref {module.ref!r} does not exist in {url}",
+                where=module.call.where(repo),
                 hint=f"tags that exist (newest first): {shown}"
                 if tags
                 else "the repository has no tags",
             )
-        siblings.append(SiblingModule(call, source, commit))
+        siblings.append(SiblingModule(module.call, module.source, module.commit))
     write_override(
         root.path,
         {

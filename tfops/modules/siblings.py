@@ -31,12 +31,10 @@ def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:
             return replace(source, url=url, subdir=path[len(key) :].strip("/"))
 
     target = (call.file.parent / source.path).resolve()
-    if target.exists():
-        local = gitutil.open_repo(target)
-        if local is not None and local.working_tree_dir:
-            top = Path(local.working_tree_dir).resolve()
-            subdir = target.relative_to(top).as_posix()
-            return replace(source, url=top.as_uri(), subdir="" if subdir == "." else subdir)
+    top = checkout_top(target) if target.exists() else None
+    if top is not None:
+        subdir = target.relative_to(top).as_posix()
+        return replace(source, url=top.as_uri(), subdir="" if subdir == "." else subdir)
 
     parts = PurePosixPath(path).parts
     if len(parts) >= 2 and parts[0] == "..":
@@ -51,6 +49,17 @@ def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:
         hint=f"check it out next to the environments repo, or map it in tfops.yaml: "
         f"modules.repos: {{'{'/'.join(parts[:2])}': <clone URL>}}",
     )
+
+
+def checkout_top(path: Path) -> Path | None:
+    """The top of the git checkout holding `path` (a `.git` directory or file), if any.
+
+    A few stat calls instead of opening the repository: hundreds of module calls use it.
+    """
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
 
 
 def _normalise(path: str) -> str:

@@ -6,6 +6,8 @@ deleted file is a resource that is gone — exactly what tfops's drift handling 
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,10 @@ from tf.types import String
 from tf.utils import Diagnostics
 
 from tfops.provider import SOURCE, TYPE
+
+# Milliseconds every Read waits, as a cloud provider waits on its API. Off unless set: the
+# parallel-plans benchmark (bench/parallel.py) uses it for an I/O-bound workload.
+READ_LATENCY_ENV = "TFOPS_LOCALFILE_READ_LATENCY_MS"
 
 
 class LocalFileProvider(Provider):  # type: ignore[misc]  # tf ships no type hints
@@ -101,6 +107,7 @@ class LocalFile(Resource):  # type: ignore[misc]  # tf ships no type hints
         return self._write(ctx.diagnostics, planned)
 
     def read(self, ctx: ReadContext, current: State) -> State | None:
+        _simulated_api_latency()
         path = Path(current["path"])
         try:
             data = path.read_bytes()
@@ -131,6 +138,15 @@ class LocalFile(Resource):  # type: ignore[misc]  # tf ships no type hints
             return None
         state: dict[str, Any] = {**planned, "id": planned["path"]}
         return state
+
+
+def _simulated_api_latency() -> None:
+    try:
+        milliseconds = float(os.environ.get(READ_LATENCY_ENV) or 0)
+    except ValueError:
+        milliseconds = 0.0
+    if milliseconds > 0:
+        time.sleep(milliseconds / 1000)
 
 
 def serve(argv: list[str] | None = None) -> None:

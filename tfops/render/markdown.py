@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from tfops.render import ACTION_SYMBOLS, Report
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    import jinja2  # ~30 ms to import: only runs that render Markdown pay for it
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("tfops.render", "templates"),
         autoescape=False,  # Markdown, not HTML; values are escaped by the `md` filter
@@ -40,21 +44,11 @@ def escape(text: object) -> str:
 
 def fence(text: str) -> str:
     """A code fence long enough that the content can't close it."""
-    longest = max((len(run) for run in _backtick_runs(text)), default=0)
+    longest = max((len(run) for run in _BACKTICK_RUNS.findall(text)), default=0)
     return "`" * max(3, longest + 1)
 
 
-def _backtick_runs(text: str) -> list[str]:
-    runs, current = [], ""
-    for char in text:
-        if char == "`":
-            current += char
-        elif current:
-            runs.append(current)
-            current = ""
-    if current:
-        runs.append(current)
-    return runs
+_BACKTICK_RUNS = re.compile("`+")
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -1,0 +1,202 @@
+"""`tfops check`: run the gates without planning, and report what they found.
+
+Findings go to the terminal (or `--format json`), to a SARIF file for GitHub code
+scanning (`--sarif`), and, inside GitHub Actions, to workflow-command annotations that
+show up on the pull request's diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from tfops import gitutil
+from tfops.console import Console
+from tfops.errors import ExitCode, HclSyntaxError, ModuleRefError, TfopsError
+from tfops.gates import ORDER, GateResult, registry
+from tfops.plan import PlanSummary
+from tfops.render import Report
+from tfops.render.annotations import workflow_commands
+from tfops.render.sarif import sarif
+from tfops.render.text import TextRenderer
+from tfops.repo import Root
+from tfops.session import Session
+
+if TYPE_CHECKING:
+    from tfops.cli import State
+
+
+@click.command("check")
+@click.argument(
+    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
+)
+@click.option(
+    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
+)
+@click.option("--all", "keep_going", is_flag=True, help="Run every gate even after one fails.")
+@click.option("--fix", is_flag=True, help="Format the files (terraform fmt) before checking.")
+@click.option(
+    "--gate",
+    "only",
+    multiple=True,
+    type=click.Choice(ORDER),
+    help="Run only this gate, even if disabled in tfops.yaml (repeatable).",
+)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the findings as SARIF 2.1.0 to FILE (for GitHub code scanning).",
+)
+@click.pass_obj
+def check_command(
+    state: State,
+    path: Path,
+    environments: tuple[str, ...],
+    keep_going: bool,
+    fix: bool,
+    only: tuple[str, ...],
+    output_format: str,
+    sarif_file: Path | None,
+) -> None:
+    """Run the gates (fmt, pins, validate, tflint, tfsec, …) and report their findings."""
+    sys.exit(
+        run(
+            path,
+            environments=environments,
+            keep_going=keep_going,
+            fix=fix,
+            only=only,
+            output_format=output_format,
+            sarif_file=sarif_file,
+            console=state.console,
+            out=sys.stdout,
+            color=state.color,
+        )
+    )
+
+
+def run(
+    path: Path,
+    *,
+    environments: tuple[str, ...],
+    keep_going: bool,
+    fix: bool,
+    only: tuple[str, ...],
+    output_format: str,
+    sarif_file: Path | None,
+    console: Console,
+    out: TextIO,
+    color: bool,
+) -> ExitCode:
+    missing = [g for g in only if g not in registry()]
+    if missing:
+        raise TfopsError(
+            f"gate {', '.join(map(repr, missing))} is not available in this tfops",
+            hint=f"available gates: {', '.join(registry())}",
+        )
+    session = Session.open(path, console)
+    roots = session.roots_for(session.select(environments))
+    results: list[GateResult] = []
+    for root in roots:
+        results += check_root(session, root, only=only, keep_going=keep_going, fix=fix)
+
+    masker = session.masker
+    if output_format == "json":
+        out.write(masker(json.dumps(report_json(session, results), indent=2)) + "\n")
+    else:
+        report = Report(
+            repo=session.repo.root.name,
+            summary=PlanSummary(format_version="", terraform_version=""),
+            gates=results,
+            commit=gitutil.head_commit(session.repo.root),
+        )
+        out.write(masker(TextRenderer(color=color).render(report)))
+        out.write(summary_line(results) + "\n")
+    out.flush()
+    if sarif_file is not None:
+        document = sarif(results, checkout_prefix(session.repo.root))
+        sarif_file.write_text(masker(json.dumps(document, indent=2)) + "\n", encoding="utf-8")
+        console.note(f"SARIF written to {sarif_file}")
+    annotate(results, session, out if output_format == "text" else console.stream)
+    if any(not r.ok for r in results):
+        console.error("gates failed; the findings are above.")
+        return ExitCode.GATES_FAILED
+    return ExitCode.OK
+
+
+def check_root(
+    session: Session, root: Root, *, only: tuple[str, ...], keep_going: bool, fix: bool
+) -> list[GateResult]:
+    """Prepare modules, then run the gates; validate's init skips the backend."""
+    label = session.label(root)
+    session.console.step(f"Checking {label} ({session.repo.relative(root.path)})")
+    terraform = session.terraform(root, session.console.sink(label))
+    initialised: list[bool] = []
+
+    def init() -> None:
+        if not initialised:
+            terraform.init(backend=False)
+            initialised.append(True)
+
+    def gates() -> list[GateResult]:
+        return session.gates(
+            root, terraform, only=only, keep_going=keep_going, fix=fix, initialised=init
+        )
+
+    try:
+        session.prepare(root)
+    except (HclSyntaxError, ModuleRefError) as exc:
+        # fmt/validate (syntax) and pins (refs) report these as findings, with location,
+        # in the report and on the PR; should every gate pass regardless, say it here
+        results = gates()
+        if all(r.ok for r in results):
+            raise exc from None
+        return results
+    return gates()
+
+
+def report_json(session: Session, results: list[GateResult]) -> dict[str, object]:
+    return {
+        "repo": session.repo.root.name,
+        "commit": gitutil.head_commit(session.repo.root),
+        "gates_passed": all(r.ok for r in results),
+        "findings": sum(len(r.findings) for r in results),
+        "gates": [asdict(r) for r in results],
+    }
+
+
+def summary_line(results: list[GateResult]) -> str:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    findings = sum(len(r.findings) for r in results)
+    parts = [f"{n} {status}" for status, n in counts.items()]
+    return f"\nGates: {', '.join(parts) or 'none ran'} · {findings} finding(s)"
+
+
+def checkout_prefix(repo_root: Path) -> str:
+    """Where the environments repo sits in its git checkout: GitHub paths start there."""
+    checkout = gitutil.open_repo(repo_root)
+    top = checkout.working_tree_dir if checkout is not None else None
+    if not top:
+        return ""
+    inside = repo_root.resolve().relative_to(Path(top).resolve()).as_posix()
+    return "" if inside == "." else inside + "/"
+
+
+def annotate(results: list[GateResult], session: Session, stream: TextIO) -> None:
+    """In GitHub Actions, one `::error file=…` workflow command per finding."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    lines = workflow_commands(results, checkout_prefix(session.repo.root))
+    if lines:
+        stream.write(session.masker("\n".join(lines)) + "\n")
+        stream.flush()

@@ -1,0 +1,49 @@
+"""`tfops unlock -e ENV`: break an environment's lock (e.g. after a run was killed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tfops.errors import TfopsError
+from tfops.locks import LockInfo, open_locks
+from tfops.repo import EnvironmentsRepo
+
+
+def _row(info: LockInfo) -> str:
+    return f"{info.environment}: {info.describe()}"
+
+
+@click.command("unlock")
+@click.argument(
+    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
+)
+@click.option(
+    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
+)
+@click.option("--list", "list_only", is_flag=True, help="Only show who holds which lock.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def unlock_command(
+    path: Path, environments: tuple[str, ...], list_only: bool, output_format: str
+) -> None:
+    """Release the lock of ENV whoever holds it, or list the locks (--list)."""
+    repo = EnvironmentsRepo(path)
+    locks = open_locks(repo.config, repo.root)
+    if list_only:
+        held = locks.all()
+        if output_format == "json":
+            click.echo(json.dumps([i.to_dict() for i in held], indent=2))
+        else:
+            click.echo("\n".join(_row(i) for i in held) if held else "No environment is locked.")
+        return
+    if not environments:
+        raise TfopsError("say which lock to release", hint="tfops unlock -e ENV (or --list)")
+    names = [e.name for e in repo.select(environments)]
+    for name in names:
+        released = locks.break_lock(name)
+        if released is None:
+            click.echo(f"{name} was not locked.")
+        else:
+            click.echo(f"Released the lock of {name}, which was {released.describe()}.")

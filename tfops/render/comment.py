@@ -1,0 +1,159 @@
+"""The sticky PR comment and the job summary, within GitHub's size limits.
+
+GitHub rejects a comment body over 65,536 characters and a job summary over 1 MiB. The
+full report is rendered first; when it is too long, the per-environment change details
+are cut at line boundaries, largest first, and, when even that is not enough, replaced by
+a note saying where the full plan is. The header, the destroy/replace warning, the gates
+and the counts table are never cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tfops.plan import EnvironmentPlan, ResourceChange
+from tfops.render import Report
+from tfops.render.markdown import environment, render_template
+
+COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
+SUMMARY_LIMIT = 1024 * 1024  # bytes
+MAX_ERROR_CHARS = 20_000  # terraform's error, per environment
+MIN_USEFUL_DETAIL = 400  # a cut shorter than this shows nothing but the note
+WARNING_CAPS = (200, 50, 10)  # listed destroyed resources, when nothing else is left to cut
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf8_length(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Budget:
+    limit: int
+    measure: Callable[[str], int]
+
+    def fits(self, text: str) -> bool:
+        return self.measure(text) <= self.limit
+
+
+COMMENT_BUDGET = Budget(COMMENT_LIMIT, utf16_length)
+SUMMARY_BUDGET = Budget(SUMMARY_LIMIT, utf8_length)
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One environment's change lines as shown: all, the first part, or none."""
+
+    text: str
+    omitted_lines: int = 0
+
+
+def marker(key: str = "") -> str:
+    """The hidden first line that finds tfops's comment again. `key`: one per tfops root."""
+    return f"<!-- tfops:plan{':' + key if key else ''} -->"
+
+
+def render_report(
+    report: Report,
+    *,
+    budget: Budget,
+    full_plan_at: str,
+    marker: str | None = None,
+    footer: str | None = None,
+    mask: Callable[[str], str] = lambda text: text,
+) -> str:
+    """The report as Markdown no longer than `budget`; cuts say they point to `full_plan_at`."""
+    envs = report.summary.environments
+    full = {
+        name: change_text(env) for name, env in envs.items() if env.has_changes and not env.error
+    }
+    lines = {name: text.splitlines(keepends=True) for name, text in full.items()}
+    destructive = [c for env in envs.values() for c in env.destructive]
+    base: dict[str, Any] = {
+        "report": report,
+        "summary": report.summary,
+        "marker": marker,
+        "footer": footer,
+        "full_plan_at": full_plan_at,
+        "modules": [row for row in report.modules if row.pinned],
+        "errors": {name: _capped(env.error) for name, env in envs.items() if env.error},
+    }
+
+    def render(cap: int | None, warning_cap: int | None = None) -> str:
+        shown: list[ResourceChange] = destructive[:warning_cap] if warning_cap else destructive
+        details = {name: _cut(lines[name], cap) for name in full}
+        return mask(
+            render_template(
+                "comment.md.j2",
+                **base,
+                details=details,
+                destructive=shown,
+                destructive_more=len(destructive) - len(shown),
+            )
+        )
+
+    text = render(None)
+    if budget.fits(text):
+        return text
+    # The largest cap on each environment's details that fits: the biggest plans lose
+    # lines first, small ones stay whole. Cap 0 drops every detail.
+    low, high, best = 0, max((len(t) for t in full.values()), default=0), None
+    while low <= high:
+        cap = (low + high) // 2
+        candidate = render(cap)
+        if budget.fits(candidate):
+            best, low = candidate, cap + 1
+        else:
+            high = cap - 1
+    if best is not None:
+        return best
+    for warning_cap in WARNING_CAPS:
+        text = render(0, warning_cap)
+        if budget.fits(text):
+            return text
+    return _hard_cut(text, budget, full_plan_at)
+
+
+def change_text(env: EnvironmentPlan) -> str:
+    """The diff lines of one environment (markers in column 0), from the shared macro."""
+    macros = environment().get_template("_macros.md.j2").module
+    return str(macros.change_lines(env))  # type: ignore[attr-defined]
+
+
+def _cut(lines: list[str], cap: int | None) -> Detail:
+    total = sum(len(line) for line in lines)
+    if cap is None or total <= cap:
+        return Detail("".join(lines))
+    if cap < MIN_USEFUL_DETAIL:
+        return Detail("", len(lines))
+    kept, size = [], 0
+    for line in lines:
+        if size + len(line) > cap:
+            break
+        kept.append(line)
+        size += len(line)
+    return Detail("".join(kept), len(lines) - len(kept))
+
+
+def _capped(error: str | None) -> str:
+    text = error or ""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return (
+        text[:MAX_ERROR_CHARS].rstrip() + f"\n… ({len(text) - MAX_ERROR_CHARS:,} more characters)"
+    )
+
+
+def _hard_cut(text: str, budget: Budget, full_plan_at: str) -> str:
+    """Last resort (thousands of gate findings): cut the tail so GitHub accepts the body."""
+    note = f"\n\n✂️ This report was cut to fit; the full report is in {full_plan_at}.\n"
+    keep = budget.limit - budget.measure(note)
+    cut = text[:keep]
+    while budget.measure(cut) > keep:
+        cut = cut[: len(cut) - max(1, (budget.measure(cut) - keep) // 2)]
+    return cut + note
