@@ -6,8 +6,11 @@ The sandbox (build/demo/) holds two git repositories side by side, as in the see
 - environments/: the example environments repo. dev floats on ../modules (main);
   prod pins ../modules/...?ref=v1.1.0, which tfops resolves to a git source.
 
-Everything is local (file:// git, terraform_data resources): it works offline and
-rebuilds from scratch on every run.
+Everything is local (file:// git, terraform_data resources, and dev's config file written
+by the localfile provider from an offline mirror): it works offline and rebuilds from
+scratch on every run. After planning, the demo applies, edits dev's config file by hand,
+finds that drift (`tfops drift`), heals it (`--heal`), and runs the watcher: a first pass
+applies the repo to its own deployment, a commit on the modules repo re-applies dev only.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -98,28 +102,70 @@ def tfops(*args: str) -> int:
     return subprocess.run([sys.executable, "-m", "tfops", *args], cwd=SANDBOX).returncode
 
 
+def install_provider() -> None:
+    """The example's dev config file is a `localfile_file` (tfops/provider): terraform
+    installs that provider offline from a mirror laid out here, run by this venv's python."""
+    from tfops.provider.mirror import install_mirror
+
+    os.environ["TF_CLI_CONFIG_FILE"] = str(install_mirror(SANDBOX / "provider-mirror"))
+
+
+def edit_by_hand() -> None:
+    rendered = SANDBOX / "rendered" / "dev" / "app.env"
+    print(f"\n# Someone edits {rendered.relative_to(SANDBOX)} by hand, behind Terraform's back")
+    rendered.write_text(rendered.read_text() + "DEBUG=true\n")
+
+
+def about_the_watcher() -> None:
+    print(
+        "\n# tfops watch follows the repo from its own clones (build/demo/watch/checkout/)."
+        "\n# This example keeps its state in a local file, so the watcher's applies make its"
+        "\n# own deployment there; with a remote backend they would be the same one."
+    )
+
+
+def commit_to_modules() -> None:
+    print("\n# A new commit on the modules repo's main: dev floats on it, prod is pinned")
+    path = SANDBOX / "modules" / "back_end" / "main.tf"
+    path.write_text(path.read_text().replace("memory  = 256", "memory  = 512"))
+    git(SANDBOX / "modules", "commit", "-q", "-am", "Give the API even more memory")
+
+
 def main() -> int:
     if SANDBOX.exists():
         shutil.rmtree(SANDBOX)
     SANDBOX.mkdir(parents=True)
-    cli_config = SANDBOX / "terraformrc"
-    cli_config.write_text("# the demo's own terraform CLI config\n")
-    os.environ["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    install_provider()
     build_modules(SANDBOX / "modules")
     build_environments(SANDBOX / "environments")
     print(f"Sandbox: {SANDBOX}")
     print("modules history:\n" + git(SANDBOX / "modules", "log", "--oneline", "--decorate"))
-    steps = [
+    watch = ["-q", "watch", "environments", "--once", "--state-dir", "watch"]
+    steps: list[tuple[str, ...] | Callable[[], None]] = [
         ("envs", "environments"),
         ("plan", "environments"),
-    ]
+        ("-q", "apply", "environments", "-e", "dev", "-e", "global", "-e", "prod",
+         "--auto-approve"),
+        edit_by_hand,
+        ("-q", "drift", "environments", "--detailed-exitcode"),
+        ("-q", "drift", "environments", "--heal"),
+        about_the_watcher,
+        (*watch, "--drift-interval", "0"),
+        commit_to_modules,
+        (*watch, "--drift-interval", "0"),
+    ]  # fmt: skip
     for step in steps:
+        if callable(step):
+            step()
+            continue
         code = tfops(*step)
         if code not in (0, 2):
             print(f"demo step `tfops {' '.join(step)}` failed with exit code {code}")
             return code
     print("\nDemo finished. Try it yourself:")
     print("  cd build/demo && ../../.venv/bin/tfops plan environments -e prod")
+    print(f"  export TF_CLI_CONFIG_FILE={os.environ['TF_CLI_CONFIG_FILE']}")
+    print("  ../../.venv/bin/tfops watch environments --state-dir watch --listen 127.0.0.1:8080")
     return 0
 
 

@@ -9,18 +9,25 @@ from click.testing import CliRunner, Result
 
 from tests.helpers import build_sandbox
 from tfops.cli import cli
+from tfops.provider.mirror import install_mirror
+
+
+@pytest.fixture(scope="session")
+def provider_cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A terraform CLI config that installs the localfile provider from an offline mirror."""
+    return install_mirror(tmp_path_factory.getbasetemp() / "provider-mirror")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_terraform(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    provider_cli_config: Path,
 ) -> None:
-    """A CLI config of our own (the machine's points at a missing file) and a shared cache."""
+    """A CLI config of our own (the machine's points at a missing file) with the localfile
+    provider's mirror, so the example's `localfile_file` inits offline; a shared cache."""
     base = tmp_path_factory.getbasetemp()
-    config = base / "terraformrc"
-    if not config.exists():
-        config.write_text("")
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(provider_cli_config))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
     monkeypatch.setenv("CHECKPOINT_DISABLE", "1")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)

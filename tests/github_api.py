@@ -1,7 +1,7 @@
 """A local stand-in for the slice of GitHub's REST API tfops uses, for end-to-end tests.
 
-It listens on 127.0.0.1 in a thread, keeps state (pull requests, their files, comments,
-reactions, collaborator permissions), records every request, and can be told to fail the
+It listens on 127.0.0.1 in a thread, keeps state (pull requests, their files, issues,
+comments, reactions, collaborator permissions), records every request, and can be told to fail the
 next matching request (secondary rate limit, 429, 401, 404, …). Like GitHub it refuses a
 comment body over 65,536 characters and a wrong token, and a read-only token may not write.
 """
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 TOKEN = "ghs_test_token_5e1f"
 READ_ONLY_TOKEN = "ghs_fork_token_77a0"
@@ -57,6 +57,7 @@ class FakeGithub:
         self.page_size = page_size  # small, so pagination is exercised
         self.pulls: dict[int, PullRequest] = {}
         self.comments: dict[int, dict[str, Any]] = {}
+        self.issues: dict[int, dict[str, Any]] = {}
         self.reactions: list[tuple[int, str]] = []
         self.permissions: dict[str, str] = {}
         self.requests: list[Recorded] = []
@@ -109,6 +110,14 @@ class FakeGithub:
     def comments_on(self, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["issue"] == number]
 
+    def add_issue(
+        self, title: str, body: str = "", labels: tuple[str, ...] = (), state: str = "open"
+    ) -> dict[str, Any]:
+        return self._create_issue(title, body, list(labels), state)
+
+    def issues_titled(self, title: str) -> list[dict[str, Any]]:
+        return [i for i in self.issues.values() if i["title"] == title]
+
     # ---- the API -----------------------------------------------------------------------
     def _create_comment(self, number: int, body: str, login: str) -> dict[str, Any]:
         self._next_id += 1
@@ -122,6 +131,23 @@ class FakeGithub:
         }
         self.comments[self._next_id] = comment
         return comment
+
+    def _create_issue(
+        self, title: str, body: str, labels: list[str], state: str = "open"
+    ) -> dict[str, Any]:
+        # issues and pull requests share one number sequence on GitHub
+        number = max([0, *self.pulls, *self.issues]) + 1
+        issue = {
+            "number": number,
+            "title": title,
+            "body": body,
+            "state": state,
+            "state_reason": None,
+            "labels": [{"name": name} for name in labels],
+            "html_url": f"https://github.test/{self.repository}/issues/{number}",
+        }
+        self.issues[number] = issue
+        return issue
 
     def _route(
         self, method: str, path: str, query: dict[str, str], body: Any, token: str | None
@@ -138,6 +164,9 @@ class FakeGithub:
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/pulls/(\d+)/files", self._list_files),
+            ("GET", r"/issues()", self._list_issues),
+            ("POST", r"/issues()", self._post_issue),
+            ("PATCH", r"/issues/(\d+)", self._patch_issue),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._post_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._patch_comment),
@@ -148,7 +177,8 @@ class FakeGithub:
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, rest)
             if match and route_method == method:
-                status, data = handler(match.group(1), body)
+                argument = match.group(1) if match.group(1) else query
+                status, data = handler(argument, body)
                 if isinstance(data, list) and method == "GET":
                     return self._page(path, query, data)
                 return status, data, {}
@@ -162,7 +192,14 @@ class FakeGithub:
         chunk = items[(page - 1) * size : page * size]
         headers = {}
         if page * size < len(items):
-            headers["Link"] = f'<{self.url}{path}?per_page={size}&page={page + 1}>; rel="next"'
+            kept = "".join(
+                f"&{k}={quote(v)}"
+                for k, v in sorted(query.items())
+                if k not in ("page", "per_page")
+            )
+            headers["Link"] = (
+                f'<{self.url}{path}?per_page={size}&page={page + 1}{kept}>; rel="next"'
+            )
         return 200, chunk, headers
 
     def _pull(self, number: str) -> PullRequest | None:
@@ -182,6 +219,40 @@ class FakeGithub:
             {"filename": f, **({"previous_filename": pull.renamed[f]} if f in pull.renamed else {})}
             for f in pull.files
         ]
+
+    def _list_issues(self, query: dict[str, str], _: Any) -> tuple[int, Any]:
+        state = query.get("state", "open")
+        wanted = {label for label in query.get("labels", "").split(",") if label}
+        return 200, [
+            issue
+            for issue in sorted(self.issues.values(), key=lambda i: -i["number"])
+            if state in ("all", issue["state"])
+            and wanted <= {label["name"] for label in issue["labels"]}
+        ]
+
+    def _post_issue(self, _: Any, body: Any) -> tuple[int, Any]:
+        data = body or {}
+        if not data.get("title"):
+            return 422, {"message": "Validation Failed", "errors": ["title is missing"]}
+        text = str(data.get("body", ""))
+        if len(text) > COMMENT_LIMIT:
+            return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
+        labels = [str(label) for label in data.get("labels") or []]
+        return 201, self._create_issue(str(data["title"]), text, labels)
+
+    def _patch_issue(self, number: str, body: Any) -> tuple[int, Any]:
+        issue = self.issues.get(int(number))
+        if issue is None:
+            return 404, {"message": "Not Found"}
+        data = body or {}
+        if len(str(data.get("body", ""))) > COMMENT_LIMIT:
+            return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
+        for key in ("title", "body", "state", "state_reason"):
+            if key in data:
+                issue[key] = data[key]
+        if "labels" in data:
+            issue["labels"] = [{"name": str(name)} for name in data["labels"]]
+        return 200, issue
 
     def _list_comments(self, number: str, _: Any) -> tuple[int, Any]:
         return 200, self.comments_on(int(number))

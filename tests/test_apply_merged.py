@@ -524,6 +524,7 @@ def test_prefix_layout_merge_targets_the_environment_and_compares_its_dependenci
     applied = {r.get("module", r["type"] + "." + r["name"]) for r in state["resources"]}
     assert applied == {
         "terraform_data.dev_zone",
+        "localfile_file.dev_config",
         "module.dev_back_end",
         "module.dev_back_end.module.db",
         "module.dev_front_end",

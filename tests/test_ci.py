@@ -7,7 +7,6 @@ the step outputs, the exit code, and the requests GitHub received.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from collections.abc import Iterator
@@ -140,11 +139,11 @@ def test_opened_pr_gets_one_comment_a_job_summary_and_outputs(
     body = comment["body"]
     assert body.splitlines()[0] == "<!-- tfops:plan -->"
     assert f"@ `{sha[:12]}`" in body and f"Commit `{sha}`" in body
-    assert "| **dev** | 6 | 0 | 0 | 0 | 0 | 0 |" in body
-    assert "**dev**: 6 to add, 0 to change, 0 to destroy" in body
+    assert "| **dev** | 7 | 0 | 0 | 0 | 0 | 0 |" in body
+    assert "**dev**: 7 to add, 0 to change, 0 to destroy" in body
     assert "prod" not in body.split("#### Plan")[1]  # only the affected environment
-    summary_line, details = body.split("<details><summary>Show the 6 resource change(s)")
-    assert "**dev**: 6 to add" in summary_line  # the summary sits outside the details
+    summary_line, details = body.split("<details><summary>Show the 7 resource change(s)")
+    assert "**dev**: 7 to add" in summary_line  # the summary sits outside the details
     assert "\n+ module.dev_back_end.module.db.terraform_data.database\n" in details
     assert "[workflow run](https://github.test/acme/environments/actions/runs/4242)" in body
     assert SECRET not in body and TOKEN not in body
@@ -154,7 +153,7 @@ def test_opened_pr_gets_one_comment_a_job_summary_and_outputs(
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in api.requests)
     # the job summary has the same report; the outputs say what changes
     summary = actions.summary.read_text()
-    assert "**dev**: 6 to add" in summary and "tfops:plan" not in summary
+    assert "**dev**: 7 to add" in summary and "tfops:plan" not in summary
     assert SECRET not in summary
     assert actions.outputs() == {
         "has_changes": "true",
@@ -163,7 +162,7 @@ def test_opened_pr_gets_one_comment_a_job_summary_and_outputs(
         "changes_dev": "true",
     }
     # the full plan is in the log too
-    assert "dev: 6 to add, 0 to change, 0 to destroy" in result.stdout
+    assert "dev: 7 to add, 0 to change, 0 to destroy" in result.stdout
 
 
 def test_a_second_push_updates_the_same_comment(
@@ -208,7 +207,7 @@ def test_a_read_only_token_still_gets_the_full_report_into_the_job_summary(
     assert "pull-requests: write" in result.stderr
     summary = actions.summary.read_text()
     assert "tfops posted no PR comment" in summary and "from forks" in summary
-    assert "**dev**: 6 to add" in summary
+    assert "**dev**: 7 to add" in summary
 
 
 def test_failed_gates_fail_the_run_and_show_inline(
@@ -352,15 +351,23 @@ def test_a_push_to_the_default_branch_is_handed_to_apply_on_merge(
     assert result.exit_code == 0, result.output
 
 
-def test_schedule_is_handed_to_drift_detection(
-    actions: Actions, api: FakeGithub, tmp_path: Path
+def test_schedule_checks_for_drift_and_opens_an_issue(
+    actions: Actions, api: FakeGithub, tmp_path: Path, tfops: Tfops
 ) -> None:
-    if importlib.util.find_spec("tfops.commands.drift") is not None:
-        pytest.skip("drift detection exists; its own tests run the schedule event")
     repo = init_repo(tmp_path / "env", {"dev_main.tf": MONO_PROD})
-    result = actions.run("schedule", {"schedule": "17 * * * *"}, repo)
-    assert result.exit_code == 0, result.output
-    assert "handled by drift detection (tfops.commands.drift)" in result.stderr
+    assert tfops("-q", "apply", str(repo), "-e", "dev", "--auto-approve").exit_code == 0
+    clean = actions.run("schedule", {"schedule": "17 * * * *"}, repo)
+    assert clean.exit_code == 0, clean.output
+    assert "dev: no drift." in clean.stdout
+    assert api.calls("POST", r"/issues$") == []
+
+    commit(repo, {"dev_main.tf": MONO_PROD.replace("web-prod", "web-dev")})  # never applied
+    drifted = actions.run("schedule", {"schedule": "17 * * * *"}, repo)
+    assert drifted.exit_code == 0, drifted.output
+    (issue,) = api.issues.values()
+    assert issue["title"] == "Drift in dev" and issue["state"] == "open"
+    assert '~     input: "web-prod" -> "web-dev"' in issue["body"]
+    assert actions.outputs()["drifted"] == '["dev"]'
 
 
 def test_a_missing_token_or_payload_is_a_clear_error(
@@ -458,7 +465,7 @@ def test_plan_command_from_a_collaborator_updates_the_plan_comment(
     assert result.exit_code == 0, result.output
     assert api.reactions == [(command["id"], "eyes"), (command["id"], "rocket")]
     (plan,) = tfops_comments(api, 23)
-    assert "**dev**: 6 to add" in plan["body"] and f"`{sha[:12]}`" in plan["body"]
+    assert "**dev**: 7 to add" in plan["body"] and f"`{sha[:12]}`" in plan["body"]
 
 
 def test_help_and_invalid_commands_get_a_reply(

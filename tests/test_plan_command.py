@@ -13,7 +13,7 @@ def test_plan_reports_each_environment_of_the_example(sandbox: Path, tfops: Tfop
     report = tfops.json("plan", str(sandbox))
     envs = report["environments"]
     assert set(envs) == {"dev", "global", "prod"}
-    assert envs["dev"]["counts"]["create"] == 6
+    assert envs["dev"]["counts"]["create"] == 7
     assert envs["prod"]["counts"]["create"] == 6
     assert envs["global"]["counts"]["create"] == 2
     addresses = {c["address"] for c in envs["prod"]["changes"]}
@@ -49,7 +49,7 @@ def test_sensitive_values_and_configured_patterns_never_reach_the_report(
 def test_text_report_and_detailed_exitcode(sandbox: Path, tfops: Tfops) -> None:
     result = tfops("plan", str(sandbox), "-e", "dev", "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "dev: 6 to add, 0 to change, 0 to destroy" in result.stdout
+    assert "dev: 7 to add, 0 to change, 0 to destroy" in result.stdout
     assert "+ module.dev_back_end.terraform_data.function" in result.stdout
     assert "prod:" not in result.stdout  # only what was asked for
 
@@ -161,6 +161,6 @@ def test_markdown_report(sandbox: Path, tfops: Tfops) -> None:
     assert result.exit_code == 0
     text = result.stdout
     assert "| **prod** | 6 |" in text
-    summary_at = text.index("**dev**: 6 to add")
+    summary_at = text.index("**dev**: 7 to add")
     assert summary_at < text.index("<details>", summary_at)
     assert "\n+ module.dev_back_end.terraform_data.function\n" in text

@@ -189,11 +189,13 @@ for _name, _target in {
     "audit": "tfops.commands.audit:audit_command",
     "check": "tfops.commands.check:check_command",
     "ci": "tfops.commands.ci:ci_command",
+    "drift": "tfops.commands.drift:drift_command",
     "matrix": "tfops.commands.matrix:matrix_command",
     "modules": "tfops.commands.modules:modules_command",
     "plans": "tfops.commands.plans:plans_command",
     "promote": "tfops.commands.promote:promote_command",
     "unlock": "tfops.commands.unlock:unlock_command",
+    "watch": "tfops.commands.watch:watch_command",
 }.items():
     LAZY_COMMANDS[_name] = _target
 

@@ -217,6 +217,23 @@ class GithubClient:
         data: dict[str, Any] = self.request("PATCH", path, {"body": body}).data
         return data
 
+    def issues(self, *, labels: str = "", state: str = "open") -> Iterator[dict[str, Any]]:
+        """Issues (not pull requests, which GitHub's issues endpoint lists too)."""
+        query = urllib.parse.urlencode({"state": state, **({"labels": labels} if labels else {})})
+        for item in self.paginate(f"{self._repo}/issues?{query}"):
+            if "pull_request" not in item:
+                yield item
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        payload = {"title": title, "body": body, "labels": labels}
+        data: dict[str, Any] = self.request("POST", f"{self._repo}/issues", payload).data
+        return data
+
+    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        """Change an issue's title, body, state ("open"/"closed"), state_reason or labels."""
+        data: dict[str, Any] = self.request("PATCH", f"{self._repo}/issues/{number}", fields).data
+        return data
+
     def add_reaction(self, comment_id: int, content: str) -> None:
         path = f"{self._repo}/issues/comments/{comment_id}/reactions"
         self.request("POST", path, {"content": content})
@@ -343,6 +360,10 @@ def _error(endpoint: str, status: int, text: str, headers: Message) -> GithubErr
 
 def _permission_hint(endpoint: str) -> str:
     method, _, path = endpoint.partition(" ")
+    if re.search(r"/issues(/\d+)?$", path):
+        if method != "GET":
+            return "the token needs `issues: write` (`permissions:` in the workflow)"
+        return "the token needs `issues: read`"
     if path.endswith(("/comments", "/reactions")) or "/issues/comments/" in path:
         if method != "GET":
             return (

@@ -156,6 +156,41 @@ class PlanSummary:
         }
 
 
+# The parts of `terraform show -json` tfops reads. The rest (prior_state, configuration,
+# planned_values.root_module, variables) is most of a big plan's size and holds values in
+# clear; the binary plan file keeps everything for terraform itself.
+KEPT_KEYS = (
+    "format_version",
+    "terraform_version",
+    "resource_changes",
+    "resource_drift",
+    "output_changes",
+    "relevant_attributes",
+    "errored",
+    "applyable",
+    "complete",
+    "timestamp",
+)
+
+
+def load_plan(text: str | bytes) -> dict[str, Any]:
+    """Parse `terraform show -json` output, keeping only what tfops uses (see KEPT_KEYS)."""
+    full = json.loads(text)
+    if not isinstance(full, dict):
+        raise ValueError("a plan's JSON is an object")
+    plan = {key: full[key] for key in KEPT_KEYS if key in full}
+    outputs = (full.get("planned_values") or {}).get("outputs")
+    if outputs:  # only which outputs are sensitive
+        plan["planned_values"] = {
+            "outputs": {
+                name: {"sensitive": bool(value.get("sensitive"))}
+                for name, value in outputs.items()
+                if isinstance(value, dict)
+            }
+        }
+    return plan
+
+
 def action_of(actions: list[str]) -> str:
     if actions in (["delete", "create"], ["create", "delete"]):
         return "replace"
@@ -220,6 +255,8 @@ def _resource_change(raw: dict[str, Any], environment_of: Callable[[str], str]) 
 
 
 def _attribute_changes(change: dict[str, Any], action: str) -> list[AttributeChange]:
+    if action == "delete":
+        return []  # the whole object goes; listing its attributes is noise
     before = _dict(change.get("before"))
     after = _dict(change.get("after"))
     unknown = _dict(change.get("after_unknown"))
@@ -297,10 +334,12 @@ def _render(value: Any, sensitive: Any) -> str | None:
 def _any_true(marker: Any) -> bool:
     if marker is True:
         return True
+    if not marker:  # False, {}, []: most markers, so answered without a generator
+        return False
     if isinstance(marker, dict):
-        return any(_any_true(v) for v in marker.values())
+        return any(v is True or (v and _any_true(v)) for v in marker.values())
     if isinstance(marker, list):
-        return any(_any_true(v) for v in marker)
+        return any(v is True or (v and _any_true(v)) for v in marker)
     return False
 
 

@@ -331,6 +331,9 @@ class EnvironmentsRepo:
 
 def top_level_address(address: str) -> str:
     """`module.dev_app.module.db.aws_x.y[0]` → `module.dev_app`; `aws_x.y["k"]` → `aws_x.y`."""
+    in_module = _MODULE_NAME.match(address)  # the common case, without splitting it all
+    if in_module:
+        return f"module.{in_module.group(1)}"
     parts = _split_address(address)
     if not parts:
         return address
@@ -368,6 +371,7 @@ def _split_address(address: str) -> list[str]:
 
 
 _ADDRESS_SYNTAX = re.compile(r'["\[\].]')
+_MODULE_NAME = re.compile(r'module\.([^."\[\]]+)(?=[.\[]|\Z)')
 
 
 def _strip_index(part: str) -> str:

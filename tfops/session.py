@@ -50,6 +50,10 @@ class RootRun:
         return all(g.ok for g in self.gates)
 
 
+# Gates that need no `terraform init`: they run first, and a failure stops before init.
+GATES_BEFORE_INIT = ("fmt", "pins")
+
+
 class Session:
     def __init__(self, repo: EnvironmentsRepo, console: Console):
         self.repo = repo
@@ -170,12 +174,47 @@ class Session:
                     terraform.init(backend_config=self.backend_config(root))
                     init_done.append(True)
 
-            if gates:
-                run.gates = self.gates(root, terraform, initialised=init, environments=envs)
+            names = enabled_gates(self.config.gates) if gates else []
+            cheap = [n for n in names if n in GATES_BEFORE_INIT]
+            rest = [n for n in names if n not in GATES_BEFORE_INIT]
+            if cheap:
+                run.gates = self.gates(
+                    root, terraform, only=cheap, initialised=init, environments=envs
+                )
                 if not run.gates_ok:
                     return run
             init()
-            run.planfile = self.workdir() / f"{label}.tfplan"
+            # The other gates read the configuration only, so they run alongside the plan; the
+            # plan is thrown away when one of them fails.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                later = (
+                    pool.submit(
+                        self.gates, root, terraform, only=rest, initialised=init, environments=envs
+                    )
+                    if rest
+                    else None
+                )
+                try:
+                    self._plan(run, terraform, envs, refresh_only)
+                finally:
+                    run.gates += later.result() if later else []
+            if not run.gates_ok:
+                run.summary = run.plan_json = run.error = None
+                if run.planfile:
+                    run.planfile.unlink(missing_ok=True)
+        except TerraformError as exc:
+            run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
+        finally:
+            run.seconds = time.monotonic() - started
+        return run
+
+    def _plan(
+        self, run: RootRun, terraform: Terraform, envs: list[str], refresh_only: bool
+    ) -> None:
+        """Plan to a file, read it back, and split it per environment (into `run`)."""
+        root = run.root
+        run.planfile = self.workdir() / f"{run.label}.tfplan"
+        try:
             terraform.plan(
                 run.planfile,
                 targets=run.targets,
@@ -183,17 +222,15 @@ class Session:
                 refresh_only=refresh_only,
             )
             run.plan_json = terraform.show_json(run.planfile)
-            self.masker.add_values(sensitive_values(run.plan_json))
-            run.summary = summarize(
-                run.plan_json,
-                lambda address: self.repo.environment_of_address(address, root),
-                [name for name in envs if name in root.environments],
-            )
         except TerraformError as exc:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
-        finally:
-            run.seconds = time.monotonic() - started
-        return run
+            return
+        self.masker.add_values(sensitive_values(run.plan_json))
+        run.summary = summarize(
+            run.plan_json,
+            lambda address: self.repo.environment_of_address(address, root),
+            [name for name in envs if name in root.environments],
+        )
 
     def run_roots(
         self,

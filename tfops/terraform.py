@@ -22,6 +22,7 @@ from tfops import process
 from tfops.config import TerraformConfig
 from tfops.errors import TerraformError, TfopsError
 from tfops.hcl import HclCache
+from tfops.plan import load_plan
 from tfops.process import Result, Sink
 from tfops.versions import satisfies
 
@@ -212,12 +213,11 @@ class Terraform:
             quiet=True,
         )
         try:
-            data: dict[str, Any] = json.loads(result.stdout)
+            return load_plan(result.stdout)
         except ValueError:
             raise TerraformError(
                 f"terraform show -json printed no JSON in {self.label}", diagnostics=result.output
             ) from None
-        return data
 
     def apply(self, planfile: Path) -> Result:
         options: dict[str, Any] = {"input": False, "no_color": IsFlagged, "lock_timeout": "60s"}

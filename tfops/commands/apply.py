@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +26,7 @@ from tfops.audit import AuditEntry, AuditLog, Result, now_iso, open_audit
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
-from tfops.locks import LockBackend, LockHolder, held, open_locks
+from tfops.locks import LockBackend, LockHeld, LockHolder, held, open_locks
 from tfops.repo import TF_SUFFIXES, VAR_SUFFIXES, WORK_DIR, Root
 from tfops.session import RootRun, Session
 from tfops.store import PlanKey, PlanRecord, PlanStore, open_store, repo_name
@@ -309,22 +309,140 @@ def _apply_root(
         ):
             console.info("Not applied.")
             return ExitCode.ERROR
-        stored = trail.records.store_applied(
-            session, run, in_root, commit=trail.commit, pr=trail.pr, who=trail.who
-        )
-        sha = {env: record.sha256 for env, record in stored.items()}
-        console.step(f"Applying {', '.join(in_root)}")
-        try:
-            session.terraform(root, console.sink(session.label(root))).apply(run.planfile)
-        except Interrupted:
-            raise
-        except TfopsError as exc:
-            trail.write(in_root, "failed", sha=sha, detail=session.masker(str(exc)))
-            raise
-        trail.write(in_root, "applied", sha=sha)
+        apply_plan(session, root, in_root, run, trail)
     for name in in_root:
         console.info(f"Applied {name}: {run.summary.environment(name).counts.phrase()}.")
     return ExitCode.OK
+
+
+def apply_plan(
+    session: Session, root: Root, in_root: list[str], run: RootRun, trail: AuditTrail
+) -> None:
+    """Keep `run`'s plan in the store, apply exactly that plan file, write the audit lines.
+
+    A failed apply is audited and raised; an interrupted one is left to the caller's
+    `trail.interrupted_is_recorded`.
+    """
+    assert run.planfile is not None
+    stored = trail.records.store_applied(
+        session, run, in_root, commit=trail.commit, pr=trail.pr, who=trail.who
+    )
+    sha = {env: record.sha256 for env, record in stored.items()}
+    console = session.console
+    console.step(f"Applying {', '.join(in_root)}")
+    try:
+        session.terraform(root, console.sink(session.label(root))).apply(run.planfile)
+    except Interrupted:
+        raise
+    except TfopsError as exc:
+        trail.write(in_root, "failed", sha=sha, detail=session.masker(str(exc)))
+        raise
+    trail.write(in_root, "applied", sha=sha)
+
+
+# ---- unattended applies (the watcher, drift healing) -----------------------------------
+
+
+@dataclass
+class RootApply:
+    """What an unattended apply of some environments of one root did."""
+
+    environments: list[str]
+    result: Result  # applied | no-changes | refused | failed (interrupted is raised)
+    detail: str = ""
+    changes: dict[str, str] = field(default_factory=dict)  # environment → "1 to add, …"
+    unchanged: list[str] = field(default_factory=list)  # applied along, with nothing to change
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("applied", "no-changes")
+
+
+def apply_unattended(
+    session: Session,
+    root: Root,
+    in_root: list[str],
+    trail: AuditTrail,
+    holder: LockHolder,
+    *,
+    gates: bool = True,
+    planned: RootRun | None = None,
+) -> RootApply:
+    """Lock, plan and apply `in_root` without asking; every outcome is audited.
+
+    `planned`: a plan of the whole root made moments ago (drift detection) to apply as is
+    when `in_root` is the whole root; a subset of a shared root is planned again with
+    -target. Failures are returned, not raised (a watcher carries on); an interrupt is
+    recorded and raised.
+    """
+    console = session.console
+    targets, note = targets_for(session, root, in_root)
+    if note and not targets:
+        return RootApply(in_root, "no-changes", f"{', '.join(in_root)} declares nothing")
+    if note:
+        console.note(note)
+    refusals = signed_commit_refusals(session, in_root, trail.commit, check_worktree=True)
+    if refusals:
+        detail = str(signature_error(refusals, trail.commit))
+        trail.write(in_root, "refused", detail=detail)
+        return RootApply(in_root, "refused", detail)
+    audited = False
+    try:
+        with held(
+            trail.records.locks,
+            in_root,
+            holder,
+            wait_seconds=session.config.locks.wait_seconds,
+            warn=console.warn,
+        ):
+            trail.start()
+            with trail.interrupted_is_recorded(in_root):
+                run = planned
+                if run is None or targets or run.targets:
+                    run = session.run_root(root, in_root, gates=gates, targets=targets)
+                problem = plan_problem(run)
+                if problem:
+                    problem = session.masker(problem)
+                    audited = True
+                    trail.write(in_root, "failed", detail=problem)
+                    return RootApply(in_root, "failed", problem)
+                assert run.summary is not None
+                changes = {n: run.summary.environment(n).counts.phrase() for n in in_root}
+                if not run.summary.has_changes:
+                    audited = True
+                    trail.write(in_root, "no-changes")
+                    return RootApply(in_root, "no-changes", changes=changes)
+                audited = True  # apply_plan audits its own outcome
+                apply_plan(session, root, in_root, run, trail)
+                unchanged = [n for n in in_root if not run.summary.environment(n).has_changes]
+                return RootApply(in_root, "applied", changes=changes, unchanged=unchanged)
+    except Interrupted:
+        raise
+    except LockHeld as exc:
+        trail.write(in_root, "refused", detail=str(exc))
+        return RootApply(in_root, "refused", str(exc))
+    except TfopsError as exc:
+        detail = session.masker(str(exc))
+        if not audited:
+            trail.write(in_root, "failed", detail=detail)
+        return RootApply(in_root, "failed", detail)
+
+
+def plan_problem(run: RootRun) -> str | None:
+    """Why `run` can't be applied: failed gates or a failed plan; None when it can."""
+    if not run.gates_ok:
+        failed = [g for g in run.gates if not g.ok]
+        lines = [f"gates failed: {', '.join(g.gate for g in failed)}"]
+        for gate in failed:
+            lines += [
+                f"  {f.location or gate.gate}: {f.message.splitlines()[0]}" for f in gate.findings
+            ]
+            if not gate.findings and gate.detail:
+                lines.append(f"  {gate.detail.strip().splitlines()[0]}")
+        return "\n".join(lines)
+    if run.error or run.summary is None or run.planfile is None:
+        return run.error or "terraform plan failed"
+    return None
 
 
 @click.command("apply")

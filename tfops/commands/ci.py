@@ -3,14 +3,13 @@
 - pull_request: gates and plan of the environments the PR affects; the sticky PR comment,
   the job summary, step outputs and annotations;
 - issue_comment: a `/tfops …` command (`tfops.commands.chatops`);
-- push, schedule, workflow_dispatch: apply on merge and drift, handed to their modules;
+- push: apply on merge (`tfops.commands.merge`);
+- schedule, workflow_dispatch: drift detection and healing (`tfops.commands.drift`);
 - anything else: nothing, said plainly.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -43,6 +42,7 @@ class CiContext:
     environments: tuple[str, ...] = ()
     parallelism: int = 2
     gates: bool = True
+    heal: bool = False  # schedule / workflow_dispatch: heal every drifted environment
     console: Console = field(default_factory=Console)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     _client: GithubClient | None = None
@@ -75,29 +75,18 @@ class CiContext:
 Handler = Callable[[CiContext], ExitCode]
 
 
-def handed_over(module_name: str, what: str) -> Handler:
-    """Events another module owns: it handles them with `handle_event(ctx) -> ExitCode`."""
-
-    def handle(ctx: CiContext) -> ExitCode:
-        if importlib.util.find_spec(module_name) is None:
-            ctx.console.info(
-                f"{ctx.event.name} events are handled by {what} ({module_name}), which this "
-                "tfops does not have yet; nothing to do."
-            )
-            return ExitCode.OK
-        handler = getattr(importlib.import_module(module_name), "handle_event", None)
-        if handler is None:
-            raise TfopsError(f"{module_name} has no handle_event(ctx); cannot handle {what}")
-        return ExitCode(handler(ctx))
-
-    return handle
-
-
 def on_push(ctx: CiContext) -> ExitCode:
     """A push to the default branch is a merge: apply what the pull request reviewed."""
     from tfops.commands import merge
 
     return merge.handle_event(ctx)
+
+
+def on_schedule(ctx: CiContext) -> ExitCode:
+    """A schedule (or a manual workflow_dispatch): check for drift, heal where asked."""
+    from tfops.commands import drift
+
+    return drift.handle_event(ctx)
 
 
 def on_comment(ctx: CiContext) -> ExitCode:
@@ -308,8 +297,8 @@ HANDLERS: dict[str, Handler] = {
     "pull_request": on_pull_request,
     "issue_comment": on_comment,
     "push": on_push,
-    "schedule": handed_over("tfops.commands.drift", "drift detection"),
-    "workflow_dispatch": handed_over("tfops.commands.drift", "drift detection"),
+    "schedule": on_schedule,
+    "workflow_dispatch": on_schedule,
 }
 
 
@@ -334,6 +323,11 @@ def run(ctx: CiContext) -> ExitCode:
 )
 @click.option("--no-gates", is_flag=True, help="Plan without running the gates first.")
 @click.option(
+    "--heal",
+    is_flag=True,
+    help="schedule, workflow_dispatch: heal every drifted environment (else `heal: true` ones).",
+)
+@click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
     default=2,
@@ -346,6 +340,7 @@ def ci_command(
     path: Path,
     environments: tuple[str, ...],
     no_gates: bool,
+    heal: bool,
     parallelism: int,
 ) -> None:
     """Run in GitHub Actions: plan and comment on PRs, run /tfops commands, hand over the rest."""
@@ -356,6 +351,7 @@ def ci_command(
         environments=environments,
         parallelism=parallelism,
         gates=not no_gates,
+        heal=heal,
         console=console,
         out=sys.stdout,
     )

@@ -24,7 +24,7 @@ class ModuleCall:
 
 def module_calls(repo: EnvironmentsRepo, env: Environment) -> list[ModuleCall]:
     calls = []
-    for path, block in repo.blocks(env):
+    for path, block in repo.blocks(env, ("module",)):
         if block.type != "module" or not block.labels:
             continue
         source = block.attr("source")

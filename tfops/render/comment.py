@@ -9,19 +9,23 @@ and the counts table are never cut.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Any
 
 from tfops.plan import EnvironmentPlan, ResourceChange
 from tfops.render import Report
-from tfops.render.markdown import environment, render_template
+from tfops.render.markdown import environment, fence, render_template
 
 COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
 SUMMARY_LIMIT = 1024 * 1024  # bytes
 MAX_ERROR_CHARS = 20_000  # terraform's error, per environment
 MIN_USEFUL_DETAIL = 400  # a cut shorter than this shows nothing but the note
 WARNING_CAPS = (200, 50, 10)  # listed destroyed resources, when nothing else is left to cut
+_SLOT = re.compile("\ue000\\d+\ue001")  # where a detail goes, in private-use characters
 
 
 def utf16_length(text: str) -> int:
@@ -51,6 +55,26 @@ class Detail:
 
     text: str
     omitted_lines: int = 0
+    fence: str = "```"
+
+
+class Lines:
+    """An environment's masked change lines with running lengths, for cutting by size."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines(keepends=True)
+        self.ends = list(accumulate(len(line) for line in self.lines))
+
+    def cut(self, cap: int | None) -> Detail:
+        total = self.ends[-1] if self.ends else 0
+        if cap is None or total <= cap:
+            kept = len(self.lines)
+        elif cap < MIN_USEFUL_DETAIL:
+            kept = 0
+        else:
+            kept = bisect_right(self.ends, cap)
+        text = "".join(self.lines[:kept])
+        return Detail(text, len(self.lines) - kept, fence(text))
 
 
 def marker(key: str = "") -> str:
@@ -69,10 +93,13 @@ def render_report(
 ) -> str:
     """The report as Markdown no longer than `budget`; cuts say they point to `full_plan_at`."""
     envs = report.summary.environments
-    full = {
-        name: change_text(env) for name, env in envs.items() if env.has_changes and not env.error
+    # Details are masked once up front; each render below masks only the rest and slots the
+    # (cut) details in afterwards, so a 10,000-change plan isn't masked twenty times.
+    lines = {
+        name: Lines(mask(change_text(env)))
+        for name, env in envs.items()
+        if env.has_changes and not env.error
     }
-    lines = {name: text.splitlines(keepends=True) for name, text in full.items()}
     destructive = [c for env in envs.values() for c in env.destructive]
     base: dict[str, Any] = {
         "report": report,
@@ -86,23 +113,28 @@ def render_report(
 
     def render(cap: int | None, warning_cap: int | None = None) -> str:
         shown: list[ResourceChange] = destructive[:warning_cap] if warning_cap else destructive
-        details = {name: _cut(lines[name], cap) for name in full}
-        return mask(
+        details = {name: text.cut(cap) for name, text in lines.items()}
+        slots = {f"\ue000{i}\ue001": d.text for i, d in enumerate(details.values())}
+        skeleton = mask(
             render_template(
                 "comment.md.j2",
                 **base,
-                details=details,
+                details={
+                    name: replace(detail, text=slot if detail.text else "")
+                    for (name, detail), slot in zip(details.items(), slots, strict=True)
+                },
                 destructive=shown,
                 destructive_more=len(destructive) - len(shown),
             )
         )
+        return _SLOT.sub(lambda m: slots[m.group(0)], skeleton)
 
     text = render(None)
     if budget.fits(text):
         return text
     # The largest cap on each environment's details that fits: the biggest plans lose
     # lines first, small ones stay whole. Cap 0 drops every detail.
-    low, high, best = 0, max((len(t) for t in full.values()), default=0), None
+    low, high, best = 0, max((t.ends[-1] for t in lines.values() if t.ends), default=0), None
     while low <= high:
         cap = (low + high) // 2
         candidate = render(cap)
@@ -123,21 +155,6 @@ def change_text(env: EnvironmentPlan) -> str:
     """The diff lines of one environment (markers in column 0), from the shared macro."""
     macros = environment().get_template("_macros.md.j2").module
     return str(macros.change_lines(env))  # type: ignore[attr-defined]
-
-
-def _cut(lines: list[str], cap: int | None) -> Detail:
-    total = sum(len(line) for line in lines)
-    if cap is None or total <= cap:
-        return Detail("".join(lines))
-    if cap < MIN_USEFUL_DETAIL:
-        return Detail("", len(lines))
-    kept, size = [], 0
-    for line in lines:
-        if size + len(line) > cap:
-            break
-        kept.append(line)
-        size += len(line)
-    return Detail("".join(kept), len(lines) - len(kept))
 
 
 def _capped(error: str | None) -> str:

@@ -1,0 +1,880 @@
+"""`tfops watch`: a reconciler for the environments repo, as Argo CD is for Kubernetes.
+
+It keeps everything it needs in a state directory:
+
+    <state>/checkout/<repo>/     its clone of REPO, at the watched branch's last commit
+    <state>/checkout/<module>/   clones of the module repos the environments' `../x` sources
+                                 name, next to it as in the seed's layout, at their default
+                                 branch (so `../modules/back_end` resolves as it does there)
+    <state>/state.json           what it has seen and done; survives restarts
+    <state>/watch.lock           one watcher per state directory
+
+Each interval: fetch every clone (backing off exponentially while that fails); when the
+branch moved, the environments the changed files affect are planned and — with
+`apply: auto` — applied, `apply: manual` ones only planned; when a module repo's default
+branch moved, the environments floating on it (a local path, no ref) likewise. On the
+drift interval it checks every environment for drift and heals those configured to heal.
+Applies hold the environment's lock and land in the plan store and the audit log. A run
+that fails is logged and recorded, and the environment is retried with the next change; a
+commit whose configuration can't even be read is skipped until the branch moves again.
+SIGTERM or Ctrl-C stops it: terraform, if running, is asked to stop cleanly; the state is
+saved; the exit code is 0 when it was idle and 130 when it interrupted work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import git
+
+from tfops import __version__
+from tfops.audit import now_iso
+from tfops.commands.apply import (
+    AuditTrail,
+    Records,
+    apply_unattended,
+    plan_problem,
+)
+from tfops.commands.drift import check, notify_slack, sync_issues
+from tfops.console import Console
+from tfops.drift import DriftReport
+from tfops.errors import ExitCode, Interrupted, TfopsError
+from tfops.github import DEFAULT_API_URL, GithubClient, GithubError
+from tfops.health import HealthServer
+from tfops.locks import LockHolder
+from tfops.modules.calls import module_calls
+from tfops.modules.resolve import display_url
+from tfops.modules.siblings import _sibling_url
+from tfops.repo import EnvironmentsRepo, Root
+from tfops.session import Session
+
+STATE_VERSION = 1
+STATE_FILE = "state.json"
+MAX_BACKOFF_SECONDS = 900.0
+GIT_TIMEOUT_SECONDS = 300.0
+STUCK_INTERVALS = 3  # /healthz says 503 when the loop made no progress for this many intervals
+RETRIED = ("failed", "refused", "interrupted")  # results retried with the next change
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0"}  # a service must never wait for a password prompt
+
+
+# ---- options and state -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    repo: str  # URL or path of the environments repo
+    branch: str = "main"
+    path: str = ""  # the environments' directory inside REPO
+    interval: float = 60.0  # seconds between fetches
+    drift_interval: float | None = None  # minutes; None: drift.interval_minutes; 0: off
+    heal: bool = False  # heal every drifted environment (else those with `heal: true`)
+    once: bool = False
+    listen: tuple[str, int] | None = None
+    state_dir: Path | None = None
+    gates: bool = True
+
+
+def default_state_dir(repo: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    digest = hashlib.sha256(normalise_repo(repo).encode()).hexdigest()[:16]
+    return Path(base) / "tfops" / "watch" / digest
+
+
+def normalise_repo(repo: str) -> str:
+    """A local path as an absolute path (so it can be cloned from anywhere); URLs as given."""
+    if "://" not in repo and not _scp_like(repo) and Path(repo).expanduser().exists():
+        return str(Path(repo).expanduser().resolve())
+    return repo
+
+
+def _scp_like(repo: str) -> bool:
+    head = repo.split("/", 1)[0]
+    return ":" in head and "@" in head
+
+
+@dataclass
+class RunRecord:
+    """The last run of one environment."""
+
+    trigger: str  # initial | commit | module | retry | heal
+    reason: str  # "commit 1a2b3c4d5e6f", "module repo modules moved to …"
+    commit: str
+    result: str  # applied | no-changes | planned | refused | failed | interrupted
+    at: str
+    seconds: float = 0.0
+    changes: str = ""
+    detail: str = ""
+
+
+@dataclass
+class FetchState:
+    failures: int = 0
+    last_error: str | None = None
+    next_at: float = 0.0  # epoch seconds: no fetch before (backoff)
+    last_ok_at: str | None = None
+
+
+@dataclass
+class WatchState:
+    """What the watcher remembers across restarts (`state.json`, written atomically)."""
+
+    repo: str = ""
+    branch: str = ""
+    seen: str | None = None  # the branch's head at the last fetch
+    commit: str | None = None  # the last commit reconciled
+    broken: str | None = None  # a commit skipped because its configuration can't be read
+    broken_error: str | None = None
+    modules: dict[str, str] = field(default_factory=dict)  # module repo → commit reconciled
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    drift: dict[str, Any] = field(default_factory=dict)
+    fetch: FetchState = field(default_factory=FetchState)
+    ticks: int = 0
+    last_tick_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatchState:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["runs"] = {name: RunRecord(**run) for name, run in (data.get("runs") or {}).items()}
+        values["fetch"] = FetchState(**(data.get("fetch") or {}))
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: Path, console: Console) -> WatchState:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            console.warn(f"{path} is unreadable ({exc}); starting afresh")
+            return cls()
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            console.warn(f"{path} is from another tfops version; starting afresh")
+            return cls()
+        try:
+            return cls.from_dict(data)
+        except TypeError as exc:
+            console.warn(f"{path} does not hold a watcher's state ({exc}); starting afresh")
+            return cls()
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(self.to_dict(), handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def retry(self) -> list[str]:
+        return sorted(
+            n for n, r in self.runs.items() if r.result in RETRIED and r.trigger != "heal"
+        )
+
+
+def backoff_seconds(failures: int, interval: float) -> float:
+    """interval, 2×, 4×, … after consecutive failed fetches; at most 15 minutes (or interval)."""
+    delay: float = interval * 2 ** max(failures - 1, 0)
+    return min(delay, max(MAX_BACKOFF_SECONDS, interval))
+
+
+# ---- clones ----------------------------------------------------------------------------
+
+
+class FetchError(TfopsError):
+    """A clone or fetch failed: the watcher backs off and tries again later."""
+
+
+class Clone:
+    """One clone in the state directory, following its `origin`."""
+
+    def __init__(self, path: Path, url: str):
+        self.path = path
+        self.url = url
+        self._repo: git.Repo | None = None
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            self._repo = git.Repo(self.path)
+        return self._repo
+
+    def update(self) -> None:
+        """Clone, or fetch what changed (tags too: a moved tag must be seen to be refused)."""
+        if (self.path / ".git").is_dir():
+            try:
+                self._git("remote", "set-url", "origin", self.url)
+                self._git("fetch", "--prune", "--tags", "--force", "--quiet", "origin")
+                return
+            except git.InvalidGitRepositoryError:
+                shutil.rmtree(self.path)  # a clone cut short: start again
+        elif self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("clone", "--quiet", "--no-checkout", "--", self.url, str(self.path), here=False)
+        self._repo = None
+
+    def head(self, branch: str | None) -> str:
+        """The commit of origin's `branch` (its default branch when None)."""
+        name = branch or self.default_branch()
+        try:
+            return str(self.repo.commit(f"refs/remotes/origin/{name}").hexsha)
+        except (git.BadName, ValueError):
+            branches = sorted(
+                r.remote_head for r in self.repo.remote().refs if r.remote_head != "HEAD"
+            )
+            raise FetchError(
+                f"{display_url(self.url)} has no branch {name!r}",
+                hint=f"branches there: {', '.join(branches) or 'none'}",
+            ) from None
+
+    def default_branch(self) -> str:
+        try:
+            ref = str(self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD"))
+            return ref.removeprefix("origin/")
+        except git.GitCommandError:
+            names = {r.remote_head for r in self.repo.remote().refs}
+            return "main" if "main" in names or "master" not in names else "master"
+
+    def checkout(self, commit: str) -> None:
+        """Detach at `commit`, keeping untracked files (terraform's state, .terraform, .tfops)."""
+        self._git("checkout", "--force", "--quiet", "--detach", commit)
+
+    def changed_files(self, old: str, new: str) -> list[str] | None:
+        """Paths changed between two commits; None when `old` is gone (a force-push)."""
+        try:
+            out = self.repo.git.diff("--name-only", "--no-renames", old, new)
+        except git.GitCommandError:
+            return None
+        return [line for line in str(out).splitlines() if line]
+
+    def _git(self, *args: str, here: bool = True) -> None:
+        runner = self.repo.git if here else git.Git(str(self.path.parent))
+        try:
+            runner.execute(["git", *args], kill_after_timeout=GIT_TIMEOUT_SECONDS, env=GIT_ENV)
+        except git.GitCommandError as exc:
+            said = str(exc.stderr or "").strip().splitlines()
+            detail = " ".join(line.strip() for line in said[-3:]) or str(exc)
+            raise FetchError(
+                f"git {args[0]} of {display_url(self.url)} failed: {_hide_url(detail, self.url)}",
+                hint="check the URL, the network and the credentials git uses "
+                "(the watcher never prompts for a password)",
+            ) from None
+
+
+def _hide_url(text: str, url: str) -> str:
+    return text.replace(url, display_url(url))
+
+
+# ---- module repos ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModuleRepo:
+    """A repo next to the environments repo that its modules load from (`../name/…`)."""
+
+    name: str
+    url: str
+    floating: tuple[str, ...]  # environments on its default branch (a local path, no ref)
+    used_by: tuple[str, ...]
+
+
+def module_repos(repo: EnvironmentsRepo, top: Path, origin: str) -> dict[str, ModuleRepo]:
+    """The sibling repos the environments' module sources name, as `tfops.modules.siblings`
+    finds them: a `modules.repos` entry, else the repo of that name next to `origin`."""
+    found: dict[str, tuple[str, set[str], set[str]]] = {}
+    for env in repo.environments.values():
+        for call in module_calls(repo, env):
+            source = call.source
+            if source.kind not in ("local", "sibling") or source.path is None:
+                continue
+            target = Path(os.path.normpath(call.file.parent / source.path))
+            if target.is_relative_to(top):
+                continue  # a module inside the repo: its changes are the repo's own
+            if not target.is_relative_to(top.parent):
+                raise TfopsError(
+                    f"module {call.name!r}: {source.path!r} points above the directory that "
+                    "holds the repo and its siblings",
+                    where=call.where(repo),
+                    hint="tfops watch clones sibling repos next to the environments repo",
+                )
+            name = target.relative_to(top.parent).parts[0]
+            if name not in found:
+                found[name] = (_module_url(repo, target, name, origin), set(), set())
+            _, floating, used_by = found[name]
+            used_by.add(env.name)
+            if source.kind == "local":
+                floating.add(env.name)
+    return {
+        name: ModuleRepo(name, url, tuple(sorted(floating)), tuple(sorted(used_by)))
+        for name, (url, floating, used_by) in sorted(found.items())
+    }
+
+
+def _module_url(repo: EnvironmentsRepo, target: Path, name: str, origin: str) -> str:
+    for prefix, url in sorted(repo.config.modules.repos.items(), key=lambda kv: -len(kv[0])):
+        base = Path(os.path.normpath(repo.root / prefix))
+        if target == base or target.is_relative_to(base):
+            return url
+    return _sibling_url(origin, name)
+
+
+# ---- the reconciler --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    trigger: str  # initial | commit | module | retry
+    text: str
+
+
+@dataclass
+class Synced:
+    """The clones after a fetch: the branch's commit and each module repo's."""
+
+    commit: str
+    modules: dict[str, ModuleRepo] = field(default_factory=dict)
+    heads: dict[str, str] = field(default_factory=dict)
+    broken: str | None = None  # why this commit's configuration can't be read
+
+
+class Watcher:
+    def __init__(self, options: WatchOptions, console: Console):
+        self.options = options
+        self.console = console
+        self.origin = normalise_repo(options.repo)
+        self.state_dir = (options.state_dir or default_state_dir(options.repo)).absolute()
+        self.checkouts = self.state_dir / "checkout"
+        name = Path(self.origin.rstrip("/")).name.removesuffix(".git") or "environments"
+        self.clone = Clone(self.checkouts / name, self.origin)
+        self.root = self.clone.path / options.path if options.path else self.clone.path
+        self.state = WatchState()
+        self.started_at = now_iso()
+        self.interrupted_during: str | None = None
+        self._lock = threading.Lock()
+        self._activities: list[str] = []
+        self._beat = time.monotonic()
+        self._terraform_timeout = 3600.0
+        self._modules: dict[str, ModuleRepo] = {}
+
+    # ---- running -----------------------------------------------------------------------
+    def run(self) -> ExitCode:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.state_dir):
+            self.state = WatchState.load(self.state_dir / STATE_FILE, self.console)
+            shown = display_url(self.origin)  # no credentials on disk
+            if self.state.repo and self.state.repo != shown:
+                self.console.warn(f"{self.state_dir} was watching {self.state.repo}; now {shown}")
+            self.state.repo, self.state.branch = shown, self.options.branch
+            server = self._serve()
+            try:
+                return self._loop()
+            finally:
+                self.save()
+                if server is not None:
+                    server.stop()
+
+    def _loop(self) -> ExitCode:
+        options = self.options
+        if options.drift_interval is None:
+            drift = "drift checks every drift.interval_minutes (tfops.yaml)"
+        elif options.drift_interval > 0:
+            drift = f"drift checks every {options.drift_interval:g} min"
+        else:
+            drift = "no drift checks"
+        if options.heal:
+            drift += ", healing drifted `apply: auto` environments"
+        self.console.step(
+            f"Watching {display_url(self.origin)} ({options.branch}"
+            + (f", {options.path}" if options.path else "")
+            + f") every {options.interval:g}s; {drift}; state in {self.state_dir}"
+        )
+        try:
+            while True:
+                ok = self.tick()
+                if options.once:
+                    return ExitCode.OK if ok else ExitCode.ERROR
+                self._idle(options.interval)
+        except Interrupted as exc:
+            if self.interrupted_during:
+                self.console.error(
+                    f"{exc.message} while {self.interrupted_during}: stopped (terraform, if it "
+                    "was running, was asked to stop cleanly); state saved."
+                )
+                return ExitCode.INTERRUPTED
+            self.console.info(f"tfops watch: {exc.message}; stopped while idle, state saved.")
+            return ExitCode.OK
+
+    def _idle(self, seconds: float) -> None:
+        self._heartbeat()
+        time.sleep(seconds)
+
+    def tick(self) -> bool:
+        """One pass: fetch, reconcile what moved, check drift when due. True: all went well."""
+        with self.activity("reconciling"):
+            self.state.ticks += 1
+            self.state.last_tick_at = now_iso()
+            ok = True
+            synced: Synced | None = None
+            if not self.options.once and time.time() < self.state.fetch.next_at:
+                wait = self.state.fetch.next_at - time.time()
+                self.console.note(
+                    f"Backing off after {self.state.fetch.failures} failed fetch(es); "
+                    f"next fetch in {wait:.0f}s."
+                )
+            else:
+                synced = self.sync()
+                ok = synced is not None and synced.broken is None
+            fresh = synced if synced is not None and synced.broken is None else None
+            session = self._session() if fresh or self.state.commit else None
+            if fresh is not None and session is not None:
+                ok = self.reconcile(session, fresh) and ok
+            if session is not None and self.state.commit and self._drift_due(session):
+                ok = self.check_drift(session) and ok
+            self.save()
+            return ok
+
+    # ---- fetching ----------------------------------------------------------------------
+    def sync(self) -> Synced | None:
+        """Fetch the repo and the module repos and check out their new commits."""
+        fetch = self.state.fetch
+        with self.activity("fetching"):
+            try:
+                synced = self._sync()
+            except FetchError as exc:
+                fetch.failures += 1
+                fetch.last_error = exc.message
+                delay = backoff_seconds(fetch.failures, self.options.interval)
+                fetch.next_at = time.time() + delay
+                self.console.error(f"{exc}\n  (failure {fetch.failures}; retrying in {delay:.0f}s)")
+                self._restore()
+                return None
+        fetch.failures, fetch.last_error, fetch.next_at = 0, None, 0.0
+        fetch.last_ok_at = now_iso()
+        if synced.broken and self.state.broken != synced.commit:
+            self.console.error(
+                f"commit {synced.commit[:12]} can't be reconciled: {synced.broken}\n"
+                "  tfops watch skips it and tries again when the branch moves."
+            )
+        self.state.broken = synced.commit if synced.broken else None
+        self.state.broken_error = synced.broken
+        if synced.broken:
+            self._restore()
+        return synced
+
+    def _sync(self) -> Synced:
+        self.clone.update()
+        commit = self.clone.head(self.options.branch)
+        if commit != self.state.seen:
+            self.console.info(f"{self.options.branch} is at {commit[:12]}.")
+        self.state.seen = commit
+        self.clone.checkout(commit)
+        synced = Synced(commit)
+        try:
+            if not self.root.is_dir():
+                raise TfopsError(f"{self.options.path!r} is not a directory in the repo")
+            synced.modules = module_repos(
+                EnvironmentsRepo(self.root), self.clone.path.resolve(), self.origin
+            )
+        except FetchError:
+            raise
+        except TfopsError as exc:
+            synced.broken = str(exc)
+            return synced
+        self._modules = synced.modules
+        for name, module in synced.modules.items():
+            clone = Clone(self.checkouts / name, module.url)
+            clone.update()
+            synced.heads[name] = clone.head(None)
+            clone.checkout(synced.heads[name])
+        return synced
+
+    def _restore(self) -> None:
+        """Put the clones back at the last reconciled commits, so drift checks see what
+        was applied rather than what could not be."""
+        wanted = {self.clone.path: self.state.commit}
+        wanted.update({self.checkouts / n: c for n, c in self.state.modules.items()})
+        for path, commit in wanted.items():
+            if commit and (path / ".git").is_dir():
+                with contextlib.suppress(TfopsError, git.GitError):
+                    Clone(path, "").checkout(commit)
+
+    def _session(self) -> Session | None:
+        try:
+            session = Session.open(self.root, self.console)
+        except TfopsError as exc:
+            self.console.error(f"cannot read the environments repo: {exc}")
+            return None
+        self._terraform_timeout = session.config.terraform.timeout_minutes * 60.0
+        return session
+
+    # ---- reconciling -------------------------------------------------------------------
+    def pending(self, session: Session, synced: Synced) -> dict[str, list[Reason]]:
+        """The environments to reconcile, and why."""
+        repo = session.repo
+        work: dict[str, list[Reason]] = {}
+
+        def add(names: list[str] | tuple[str, ...], reason: Reason) -> None:
+            for name in names:
+                if name in repo.environments:
+                    work.setdefault(name, []).append(reason)
+
+        old, new = self.state.commit, synced.commit
+        if old is None:
+            add(list(repo.environments), Reason("initial", f"first sync at {new[:12]}"))
+        elif old != new:
+            changed = self.clone.changed_files(old, new)
+            if changed is None:
+                add(
+                    list(repo.environments), Reason("commit", f"{old[:12]} is gone from the branch")
+                )
+            else:
+                prefix = self.options.path.strip("/") + "/" if self.options.path else ""
+                mine = [n[len(prefix) :] for n in changed if n.startswith(prefix)]
+                add(repo.affected_environments(mine), Reason("commit", f"commit {new[:12]}"))
+        for name, module in synced.modules.items():
+            before, after = self.state.modules.get(name), synced.heads[name]
+            if old is not None and before is not None and before != after:
+                text = f"module repo {name} at {after[:12]}"
+                add(module.floating, Reason("module", text))
+        if work:
+            add(self.state.retry(), Reason("retry", "its last run did not succeed"))
+        return work
+
+    def reconcile(self, session: Session, synced: Synced) -> bool:
+        work = self.pending(session, synced)
+        ok = True
+        if work:
+            names = sorted(work)
+            self.console.step(
+                f"Reconciling {', '.join(names)} at {synced.commit[:12]}: "
+                + "; ".join(sorted({r.text for rs in work.values() for r in rs}))
+            )
+            envs = session.select(names)
+            records = Records.open(session)
+            holder = LockHolder.for_run(kind="watch")
+            trail = AuditTrail(
+                records, holder.who, synced.commit, None, "watch", session.binary.version, None
+            )
+            for root in session.roots_for(envs):
+                in_root = [n for n in names if n in root.environments]
+                auto = [n for n in in_root if session.repo.environments[n].apply_mode == "auto"]
+                manual = [n for n in in_root if n not in auto]
+                if auto:
+                    ok = self._apply(session, root, auto, work, trail, holder) and ok
+                if manual:
+                    ok = self._plan(session, root, manual, work, synced.commit, not auto) and ok
+        self.state.commit = synced.commit
+        self.state.modules = dict(synced.heads)
+        self.save()
+        return ok
+
+    def _apply(
+        self,
+        session: Session,
+        root: Root,
+        names: list[str],
+        work: dict[str, list[Reason]],
+        trail: AuditTrail,
+        holder: LockHolder,
+    ) -> bool:
+        started = time.monotonic()
+        with self.activity(f"applying {', '.join(names)}"):
+            try:
+                outcome = apply_unattended(
+                    session, root, names, trail, holder, gates=self.options.gates
+                )
+            except Interrupted:
+                for name in names:
+                    self._record(name, work[name], trail.commit, "interrupted", started)
+                raise
+        for name in names:
+            self._record(
+                name,
+                work[name],
+                trail.commit,
+                "no-changes" if name in outcome.unchanged else outcome.result,
+                started,
+                changes=outcome.changes.get(name, ""),
+                detail=session.masker(outcome.detail),
+            )
+        return outcome.ok
+
+    def _plan(
+        self,
+        session: Session,
+        root: Root,
+        names: list[str],
+        work: dict[str, list[Reason]],
+        commit: str,
+        gates: bool,
+    ) -> bool:
+        """`apply: manual` environments are planned only: the plan says what waits for them."""
+        started = time.monotonic()
+        run = None
+        with self.activity(f"planning {', '.join(names)}"):
+            try:
+                run = session.run_root(root, names, gates=gates and self.options.gates)
+                problem = plan_problem(run)
+            except Interrupted:
+                for name in names:
+                    self._record(name, work[name], commit, "interrupted", started)
+                raise
+            except TfopsError as exc:
+                problem = str(exc)
+        for name in names:
+            if problem or run is None or run.summary is None:
+                self._record(name, work[name], commit, "failed", started, detail=problem or "")
+                continue
+            plan = run.summary.environment(name)
+            hint = (
+                f"apply: manual — apply it with `tfops apply -e {name}`" if plan.has_changes else ""
+            )
+            self._record(name, work[name], commit, "planned", started, plan.counts.phrase(), hint)
+        return problem is None
+
+    def _record(
+        self,
+        name: str,
+        reasons: list[Reason],
+        commit: str,
+        result: str,
+        started: float,
+        changes: str = "",
+        detail: str = "",
+    ) -> None:
+        record = RunRecord(
+            trigger=reasons[0].trigger,
+            reason="; ".join(r.text for r in reasons),
+            commit=commit,
+            result=result,
+            at=now_iso(),
+            seconds=round(time.monotonic() - started, 1),
+            changes=changes,
+            detail=detail[:2000],
+        )
+        with self._lock:
+            self.state.runs[name] = record
+        line = f"{name}: {result}" + (f" ({changes})" if changes else "") + f" — {record.reason}"
+        if result in RETRIED:
+            self.console.error(line + (f"\n  {detail.strip()}" if detail.strip() else ""))
+        else:
+            self.console.info(line)
+        self._heartbeat()
+
+    # ---- drift -------------------------------------------------------------------------
+    def _drift_minutes(self, session: Session) -> float:
+        if self.options.drift_interval is not None:
+            return self.options.drift_interval
+        return float(session.config.drift.interval_minutes)
+
+    def _drift_due(self, session: Session) -> bool:
+        minutes = self._drift_minutes(session)
+        if minutes <= 0:
+            return False
+        last = self.state.drift.get("checked_at")
+        if not last:
+            return True
+        age = time.time() - datetime.fromisoformat(str(last).replace("Z", "+00:00")).timestamp()
+        return age >= minutes * 60
+
+    def check_drift(self, session: Session) -> bool:
+        """Check every environment; heal those with `heal: true`, and with --heal those with
+        `apply: auto` — not those whose last change failed: that needs a fix in the repo."""
+        names = list(session.repo.environments)
+        failing = set(self.state.retry())
+
+        def heal(name: str) -> bool:
+            env = session.repo.environments[name]
+            wanted = env.config.heal or (self.options.heal and env.apply_mode == "auto")
+            if wanted and name in failing:
+                self.console.warn(f"not healing {name}: its last run failed (see /status)")
+            return wanted and name not in failing
+
+        started = time.monotonic()
+        with self.activity("checking for drift"):
+            try:
+                report = check(session, names, heal=heal, trigger="watch-heal")
+            except Interrupted:
+                raise
+            except TfopsError as exc:
+                self.console.error(f"the drift check failed: {exc}")
+                self.state.drift.update(checked_at=now_iso(), error=str(exc))
+                return False
+        self.console.info(session.masker(report.text()).rstrip())
+        self._publish_drift(session, report)
+        for env in report.environments.values():
+            if env.heal is not None:
+                reason = [Reason("heal", f"drift found at {str(report.commit)[:12]}")]
+                changes = env.plan.counts.phrase() if env.plan else ""
+                detail = session.masker(env.heal_detail)
+                commit = report.commit or ""
+                self._record(env.name, reason, commit, env.heal, started, changes, detail)
+        return not report.errored and not report.heal_failed
+
+    def _publish_drift(self, session: Session, report: DriftReport) -> None:
+        before = self.state.drift.get("environments") or {}
+        news = [
+            env
+            for env in [*report.drifted, *report.errored]
+            if env.heal is not None
+            or (before.get(env.name) or {}).get("key") != f"{env.status}:{env.fingerprint()}"
+        ]
+        notify_slack(session, report, news)  # only what is new: not every interval
+        client = self._github(session)
+        if client is not None:
+            try:
+                sync_issues(
+                    client,
+                    report,
+                    [n for n in report.environments if n in session.repo.environments],
+                    mask=session.masker,
+                    key=self.options.path.strip("/"),
+                    console=self.console,
+                )
+            except GithubError as exc:
+                self.console.warn(f"could not update the drift issues: {exc}")
+        with self._lock:
+            self.state.drift = {
+                "checked_at": report.checked_at,
+                "commit": report.commit,
+                "drifted": [e.name for e in report.drifted],
+                "environments": {
+                    env.name: {
+                        "status": env.status,
+                        "summary": env.headline(),
+                        "key": f"{env.status}:{env.fingerprint()}",
+                    }
+                    for env in report.environments.values()
+                },
+            }
+
+    def _github(self, session: Session) -> GithubClient | None:
+        """Drift issues from a watcher: when drift.github_issues and GITHUB_TOKEN and
+        GITHUB_REPOSITORY are set (GITHUB_API_URL for GitHub Enterprise)."""
+        token, repository = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+        if not (session.config.drift.github_issues and token and repository):
+            return None
+        session.masker.add_values([token])
+        api = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+        return GithubClient(api, token, repository, max_wait=10.0)
+
+    # ---- status ------------------------------------------------------------------------
+    @contextmanager
+    def activity(self, what: str) -> Iterator[None]:
+        with self._lock:
+            self._activities.append(what)
+            self._beat = time.monotonic()
+        try:
+            yield
+        except Interrupted:
+            self.interrupted_during = self.interrupted_during or what
+            raise
+        finally:
+            with self._lock:
+                self._activities.pop()
+                self._beat = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        with self._lock:
+            self._beat = time.monotonic()
+
+    def health(self) -> str | None:
+        """None while the loop makes progress; why not when it seems stuck."""
+        with self._lock:
+            age = time.monotonic() - self._beat
+            busy = self._activities[-1] if self._activities else None
+        allowed = STUCK_INTERVALS * self.options.interval
+        if busy:
+            allowed += self._terraform_timeout  # a terraform call may legitimately run that long
+        if age > allowed:
+            return f"stuck: no progress for {age:.0f}s ({busy or 'idle'}; allowed {allowed:.0f}s)"
+        return None
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            state = json.loads(json.dumps(self.state.to_dict()))
+            activity = self._activities[-1] if self._activities else None
+        fetch = state["fetch"]
+        if fetch["next_at"]:
+            fetch["next_at"] = datetime.fromtimestamp(fetch["next_at"]).astimezone().isoformat()
+        else:
+            fetch["next_at"] = None
+        return {
+            "tfops": __version__,
+            "repo": display_url(self.origin),
+            "branch": self.options.branch,
+            "path": self.options.path,
+            "state_dir": str(self.state_dir),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "activity": activity,
+            "healthy": self.health() is None,
+            "last_commit_seen": state["seen"],
+            "last_commit_reconciled": state["commit"],
+            "skipped_commit": {"commit": state["broken"], "error": state["broken_error"]}
+            if state["broken"]
+            else None,
+            "modules": {
+                name: {
+                    "url": display_url(m.url),
+                    "commit": state["modules"].get(name),
+                    "floating": list(m.floating),
+                }
+                for name, m in self._modules.items()
+            },
+            "runs": state["runs"],
+            "drift": state["drift"],
+            "fetch": fetch,
+            "ticks": state["ticks"],
+            "last_tick_at": state["last_tick_at"],
+        }
+
+    def save(self) -> None:
+        with self._lock:
+            self.state.save(self.state_dir / STATE_FILE)
+
+    def _serve(self) -> HealthServer | None:
+        if self.options.listen is None:
+            return None
+        server = HealthServer(*self.options.listen, status=self.status, health=self.health)
+        server.start()
+        self.console.info(f"Health on {server.url}/healthz, status on {server.url}/status")
+        return server
+
+
+@contextmanager
+def exclusive(state_dir: Path) -> Iterator[None]:
+    """One watcher per state directory: a second one is refused, naming the first."""
+    path = state_dir / "watch.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise TfopsError(
+            f"another tfops watch (pid {other}) is using {state_dir}",
+            hint="stop it first, or give this one its own --state-dir",
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
