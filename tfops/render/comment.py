@@ -18,7 +18,7 @@ from typing import Any
 
 from tfops.plan import EnvironmentPlan, ResourceChange
 from tfops.render import Report
-from tfops.render.markdown import environment, fence, render_template
+from tfops.render.markdown import diff_lines, fence, render_template
 
 COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
 SUMMARY_LIMIT = 1024 * 1024  # bytes
@@ -64,6 +64,7 @@ class Lines:
     def __init__(self, text: str):
         self.lines = text.splitlines(keepends=True)
         self.ends = list(accumulate(len(line) for line in self.lines))
+        self.fence = fence(text)  # long enough for any part of the text too
 
     def cut(self, cap: int | None) -> Detail:
         total = self.ends[-1] if self.ends else 0
@@ -73,8 +74,7 @@ class Lines:
             kept = 0
         else:
             kept = bisect_right(self.ends, cap)
-        text = "".join(self.lines[:kept])
-        return Detail(text, len(self.lines) - kept, fence(text))
+        return Detail("".join(self.lines[:kept]), len(self.lines) - kept, self.fence)
 
 
 def marker(key: str = "") -> str:
@@ -152,9 +152,8 @@ def render_report(
 
 
 def change_text(env: EnvironmentPlan) -> str:
-    """The diff lines of one environment (markers in column 0), from the shared macro."""
-    macros = environment().get_template("_macros.md.j2").module
-    return str(macros.change_lines(env))  # type: ignore[attr-defined]
+    """The diff lines of one environment (markers in column 0)."""
+    return diff_lines(env)
 
 
 def _capped(error: str | None) -> str:

@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from tfops.plan import EnvironmentPlan
 from tfops.render import ACTION_SYMBOLS, Report
 
 if TYPE_CHECKING:
@@ -27,7 +28,34 @@ def environment() -> jinja2.Environment:
     env.filters["md"] = escape
     env.filters["symbol"] = lambda action: ACTION_SYMBOLS.get(action, "~")
     env.filters["fence"] = fence
+    env.globals["diff_lines"] = diff_lines
     return env
+
+
+def diff_lines(env: EnvironmentPlan) -> str:
+    """One environment's changes as diff lines, markers in column 0 so GitHub colours them.
+
+    Plain Python, not a template macro: a big plan has tens of thousands of these lines.
+    """
+    out: list[str] = []
+    for change in env.changes:
+        symbol = ACTION_SYMBOLS.get(change.action, "~")
+        line = f"{symbol} {change.address}"
+        if change.moved_from:
+            line += f"  (moved from {change.moved_from})"
+        if change.importing:
+            line += "  (import)"
+        out.append(line)
+        for attr in change.attributes:
+            before = f"{attr.before} -> " if attr.before is not None else ""
+            forces = "  # forces replacement" if attr.forces_replacement else ""
+            out.append(f"{symbol}     {attr.name}: {before}{attr.after}{forces}")
+    for output in env.outputs:
+        before = f"{output.before} -> " if output.before is not None else ""
+        out.append(
+            f"{ACTION_SYMBOLS.get(output.action, '~')} output.{output.name}: {before}{output.after}"
+        )
+    return "".join(f"{line}\n" for line in out)
 
 
 def escape(text: object) -> str:
