@@ -76,3 +76,16 @@ def test_cache_error_names_the_file(tmp_path: Path) -> None:
     path.write_text('locals {\n  a = "x\n}\n')
     with pytest.raises(HclSyntaxError, match=r"broken\.tf:2"):
         HclCache(tmp_path / "cache").parse_file(path)
+
+
+def test_parsing_in_threads_keeps_values_unquoted(tmp_path: Path) -> None:
+    """python-hcl2 shares a mutable default serialization context between calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = 'terraform {\n  required_version = ">= 1.4.0"\n}\n' + "".join(
+        f'resource "terraform_data" "r{i}" {{\n  input = {{ a = [1, "x"], b = upper("y") }}\n}}\n'
+        for i in range(40)
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: parse_text(text + f"# {i}\n", Path("m.tf")), range(64)))
+    assert {r.blocks[0].attr("required_version") for r in results} == {">= 1.4.0"}

@@ -27,6 +27,7 @@ from tfops.errors import HclSyntaxError
 
 # Bump when the cached shape changes.
 CACHE_FORMAT = "2"
+_PARSE_LOCK = threading.Lock()
 PARALLEL_THRESHOLD = 24  # misses (in one call, or so far in this cache) worth a process pool
 
 
@@ -220,9 +221,19 @@ def _blocks_from_dicts(dicts: list[dict[str, Any]]) -> Iterable[Block]:
 
 
 def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
-    """Parse HCL into plain dicts (picklable, JSON-able). Runs in worker processes."""
+    """Parse HCL into plain dicts (picklable, JSON-able). Runs in worker processes too.
+
+    python-hcl2 is not thread-safe: its serializers share one default context object that
+    they mutate while they work (strings then keep their quotes in another thread), so
+    in-process parses are serialised and every block gets a fresh context.
+    """
+    with _PARSE_LOCK:
+        return _parse_unlocked(text, filename)
+
+
+def _parse_unlocked(text: str, filename: str) -> list[dict[str, Any]]:
     from hcl2.api import parses_to_tree, transform
-    from hcl2.utils import SerializationOptions
+    from hcl2.utils import SerializationContext, SerializationOptions
     from lark.exceptions import UnexpectedInput
 
     try:
@@ -244,7 +255,7 @@ def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
             for c in raw.children[1:]
             if getattr(c, "data", None) in ("string", "identifier")
         ]
-        body: Any = rule.serialize(options=options)
+        body: Any = rule.serialize(options=options, context=SerializationContext())
         for _ in labels:
             body = next(iter(body.values())) if isinstance(body, dict) and body else {}
         if isinstance(body, dict):
