@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from tfops.errors import TfopsError
+
+if TYPE_CHECKING:  # GitPython costs ~60 ms to import: only the commands that need it pay
+    import git
 
 
 def open_repo(path: Path) -> git.Repo | None:
     """The git repo containing `path`, or None when it is not in one."""
+    import git
+
     try:
         return git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -26,6 +31,8 @@ def changed_files_since(root: Path, ref: str) -> list[str]:
     repo = open_repo(root)
     if repo is None or repo.working_tree_dir is None:
         raise TfopsError(f"{root} is not inside a git repository", hint="--changed-since needs git")
+    import git
+
     try:
         base = repo.merge_base(ref, "HEAD")
     except git.GitCommandError as exc:
@@ -53,15 +60,15 @@ def exclude_locally(root: Path, patterns: list[str]) -> None:
 
     The user's .gitignore is not touched.
     """
-    repo = open_repo(root)
-    if repo is None or repo.working_tree_dir is None:
+    found = checkout(root)
+    if found is None:
         return
-    top = Path(repo.working_tree_dir).resolve()
+    top, git_dir = found
     try:
         prefix = root.resolve().relative_to(top).as_posix()
     except ValueError:
         return
-    exclude = Path(repo.git_dir) / "info" / "exclude"
+    exclude = git_dir / "info" / "exclude"
     existing = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
     wanted = [f"/{prefix}/{p}" if prefix not in ("", ".") else f"/{p}" for p in patterns]
     new = [w for w in wanted if w not in existing]
@@ -71,11 +78,30 @@ def exclude_locally(root: Path, patterns: list[str]) -> None:
             handle.write("".join(f"{line}\n" for line in ["# tfops generated files", *new]))
 
 
+def checkout(path: Path) -> tuple[Path, Path] | None:
+    """(work tree top, git dir) of the checkout holding `path`, by looking for `.git`.
+
+    A few stat calls; a `.git` file (worktrees, submodules) points at the git dir.
+    """
+    path = path.resolve()
+    for top in (path, *path.parents):
+        marker = top / ".git"
+        if marker.is_dir():
+            return top, marker
+        if marker.is_file():
+            text = marker.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return top, (top / text.removeprefix("gitdir:").strip()).resolve()
+    return None
+
+
 def head_commit(root: Path) -> str | None:
-    repo = open_repo(root)
-    if repo is None:
-        return None
-    try:
-        return repo.head.commit.hexsha
-    except ValueError:
-        return None
+    """The checked-out commit, or None outside a repository or before the first commit."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or None if result.returncode == 0 else None

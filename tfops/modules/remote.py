@@ -11,11 +11,13 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import git
+from typing import TYPE_CHECKING
 
 from tfops.errors import ModuleRefError
 from tfops.versions import sort_tags
+
+if TYPE_CHECKING:
+    import git
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class RemoteLister:
                 "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
             ),
         }
+        import git  # here: GitPython's import is only paid when a repository is listed
+
         try:
             output = git.cmd.Git().ls_remote(
                 url, kill_after_timeout=self.timeout, env=env, with_extended_output=False

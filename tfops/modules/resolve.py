@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import git
-
 from tfops import gitutil
 from tfops.errors import ModuleRefError
 from tfops.modules.calls import ModuleCall
@@ -241,6 +239,8 @@ def _commit_exists(url: str, sha: str, refs: RemoteRefs) -> bool | None:
     local = gitutil.open_repo(path) if path is not None and path.exists() else None
     if local is None:
         return None  # a remote repository: ls-remote shows tips only, so trust the SHA
+    import git
+
     try:
         local.git.cat_file("-e", f"{sha}^{{commit}}")
     except git.GitCommandError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfops.gates.base import GateResult
-from tfops.modules.inventory import ModuleStatus
 from tfops.plan import PlanSummary
+
+if TYPE_CHECKING:
+    from tfops.modules.inventory import ModuleStatus  # its builder imports GitPython
 
 ACTION_SYMBOLS = {
     "create": "+",
