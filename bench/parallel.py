@@ -16,8 +16,8 @@ Two workloads, because where a plan spends its time decides what parallelism can
 
 The target (≥ 1.6×) is held to the provider-latency workload, which is where real cloud
 plans spend their time. The figure is the speedup of the parallel run over the
-sequential one (median of the per-pair ratios). The parallel run's stderr is checked: each environment's lines form one
-block (no interleaving).
+sequential one (median of the per-pair ratios). The parallel run's stderr is checked:
+each environment's lines form one block (no interleaving).
 """
 
 from __future__ import annotations
