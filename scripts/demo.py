@@ -110,6 +110,13 @@ def install_provider() -> None:
     os.environ["TF_CLI_CONFIG_FILE"] = str(install_mirror(SANDBOX / "provider-mirror"))
 
 
+def promote_a_release_candidate() -> None:
+    print("\n# Production only runs releases: promoting the release candidate is refused")
+    code = tfops("promote", "prod_back_end", "v1.2.0-rc1", "environments", "-e", "prod")
+    if code != 1:
+        raise SystemExit(f"tfops promote of a release candidate should be refused (exit {code})")
+
+
 def edit_by_hand() -> None:
     rendered = SANDBOX / "rendered" / "dev" / "app.env"
     print(f"\n# Someone edits {rendered.relative_to(SANDBOX)} by hand, behind Terraform's back")
@@ -143,6 +150,10 @@ def main() -> int:
     watch = ["-q", "watch", "environments", "--once", "--state-dir", "watch"]
     steps: list[tuple[str, ...] | Callable[[], None]] = [
         ("envs", "environments"),
+        ("modules", "environments"),
+        ("modules", "lock", "environments"),
+        promote_a_release_candidate,
+        ("check", "environments"),
         ("plan", "environments"),
         ("-q", "apply", "environments", "-e", "dev", "-e", "global", "-e", "prod",
          "--auto-approve"),

@@ -206,10 +206,12 @@ def targets_for(session: Session, root: Root, in_root: list[str]) -> tuple[list[
     targets = [
         a for n in in_root for a in session.repo.target_addresses(session.repo.environments[n])
     ]
+    one = len(in_root) == 1
     note = (
-        f"{', '.join(in_root)} shares a Terraform root and state with "
+        f"{', '.join(in_root)} {'shares' if one else 'share'} a Terraform root and state with "
         f"{', '.join(sorted(set(root.environments) - set(in_root)))}: tfops plans and "
-        f"applies it alone with -target for its {len(targets)} block(s) "
+        f"applies {'it' if one else 'them'} alone with -target for "
+        f"{'its' if one else 'their'} {len(targets)} block(s) "
         f"({', '.join(targets)}). Terraform warns about -target below; that is expected."
     )
     return targets, note
