@@ -25,7 +25,7 @@ from tfops.config import TerraformConfig
 from tfops.errors import HclSyntaxError
 from tfops.hcl import HclCache
 from tfops.repo import EnvironmentsRepo
-from tfops.session import find_terraform_cached
+from tfops.terraform import find_terraform
 
 
 def _measured(figures: list[Figure], count: int) -> None:
@@ -240,12 +240,12 @@ def test_terraform_version_is_remembered_per_binary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    first = find_terraform_cached(TerraformConfig())
+    first = find_terraform(TerraformConfig())
     store = tmp_path / "cache" / "tfops" / "terraform-versions.json"
     [(key, version)] = json.loads(store.read_text()).items()
     assert version == first.version and key.split(":")[0] == os.path.realpath(first.path)
     store.write_text(json.dumps({key: "9.9.9"}))  # proves the second lookup runs nothing
-    assert find_terraform_cached(TerraformConfig()).version == "9.9.9"
+    assert find_terraform(TerraformConfig()).version == "9.9.9"
 
 
 def test_a_wrapper_script_is_asked_every_time(
@@ -257,7 +257,7 @@ def test_a_wrapper_script_is_asked_every_time(
     script.write_text('#!/bin/sh\necho \'{"terraform_version": "1.7.0"}\'\n')
     script.chmod(0o755)
     config = TerraformConfig(binary=str(script))
-    assert find_terraform_cached(config).version == "1.7.0"
+    assert find_terraform(config).version == "1.7.0"
     script.write_text('#!/bin/sh\necho \'{"terraform_version": "1.8.0"}\'\n')
-    assert find_terraform_cached(config).version == "1.8.0"
+    assert find_terraform(config).version == "1.8.0"
     assert not (tmp_path / "cache" / "tfops" / "terraform-versions.json").exists()

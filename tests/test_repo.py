@@ -51,6 +51,7 @@ def test_changed_files_map_to_environments(prefix_repo: Path) -> None:
     assert repo.affected_environments(["prod_new_thing.tf"]) == ["prod"]  # added or deleted file
     assert repo.affected_environments(["notes.tf"]) == ["dev", "global", "prod"]  # new shared file
     assert repo.affected_environments(["docs/x.md"]) == []
+    assert repo.affected_environments(["tfops.lock.json"]) == ["prod"]  # the pinned ones
 
 
 def test_addresses_map_to_the_environment_that_declares_them(prefix_repo: Path) -> None:

@@ -276,7 +276,8 @@ class EnvironmentsRepo:
         """Environments a list of changed files (relative to the repo root) affects.
 
         Shared files affect every environment; so does tfops.yaml. A file inside a local
-        module directory affects the environments that use that module.
+        module directory affects the environments that use that module; the module lock
+        file, the pinned environments.
         """
         affected: set[str] = set()
         everything = set(self.environments)
@@ -297,6 +298,8 @@ class EnvironmentsRepo:
             base = name.rsplit("/", 1)[-1]
             if name in env_files:
                 affected.add(env_files[name])
+            elif name == self.config.modules.lock_file:  # the pins of pinned environments
+                affected.update(e.name for e in self.environments.values() if e.pinned)
             elif (
                 name in shared_names
                 or (base == ".terraform.lock.hcl" and "/" not in name)

@@ -7,9 +7,6 @@ independent, so in the directory layout they run in parallel (`--parallelism`).
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfops.config import TerraformConfig
 from tfops.console import Console, OutputSink
 from tfops.errors import TerraformError
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
-from tfops.hcl import default_cache_dir
 from tfops.masking import Masker
 from tfops.modules.prepare import SiblingModule, prepare_root
 from tfops.modules.remote import RemoteLister
@@ -71,7 +66,7 @@ class Session:
     @property
     def binary(self) -> TerraformBinary:
         if self._binary is None:
-            self._binary = find_terraform_cached(self.config.terraform)
+            self._binary = find_terraform(self.config.terraform)
         return self._binary
 
     @property
@@ -253,51 +248,6 @@ class Session:
 
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             return list(pool.map(one, roots))
-
-
-# The first bytes of a compiled executable (ELF, Mach-O, PE). Only those have their version
-# remembered: a wrapper script (tfenv, asdf) may pick a different terraform per directory.
-_EXECUTABLE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")
-
-
-def find_terraform_cached(config: TerraformConfig) -> TerraformBinary:
-    """`find_terraform`, remembering each binary's version on disk.
-
-    `terraform version -json` is one more process per run than terraform itself needs
-    (~40 ms); a binary's version can't change while its path, size and mtime don't.
-    """
-    path = shutil.which(os.path.expanduser(config.binary or "terraform"))
-    key = _binary_key(path) if path else None
-    store = default_cache_dir() / "terraform-versions.json"
-    try:
-        known: dict[str, str] = json.loads(store.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    if key and isinstance(known.get(key), str) and path:
-        return TerraformBinary(path, known[key])
-    binary = find_terraform(config)
-    if key:
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**known, key: binary.version}), encoding="utf-8")
-            os.replace(tmp, store)
-        except OSError:
-            pass  # an optimisation only
-    return binary
-
-
-def _binary_key(path: str) -> str | None:
-    real = os.path.realpath(path)
-    try:
-        stat = os.stat(real)
-        with open(real, "rb") as handle:
-            magic = handle.read(4)
-    except OSError:
-        return None
-    if not magic.startswith(_EXECUTABLE_MAGIC):
-        return None
-    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:

@@ -21,7 +21,7 @@ from python_terraform import Terraform as _ArgBuilder
 from tfops import process
 from tfops.config import TerraformConfig
 from tfops.errors import TerraformError, TfopsError
-from tfops.hcl import HclCache
+from tfops.hcl import HclCache, default_cache_dir
 from tfops.plan import load_plan
 from tfops.process import Result, Sink
 from tfops.versions import satisfies
@@ -33,8 +33,8 @@ class TerraformBinary:
     version: str
 
 
-def find_terraform(config: TerraformConfig) -> TerraformBinary:
-    """The terraform binary from config, else PATH, with its version."""
+def find_terraform_uncached(config: TerraformConfig) -> TerraformBinary:
+    """The terraform binary from config, else PATH, with its version (`terraform version`)."""
     name = config.binary or "terraform"
     path = shutil.which(os.path.expanduser(name))
     if path is None:
@@ -54,6 +54,51 @@ def find_terraform(config: TerraformConfig) -> TerraformBinary:
             hint=f"`{path} version -json` printed: {result.output.strip()[:200]}",
         ) from None
     return TerraformBinary(path, version)
+
+
+# The first bytes of a compiled executable (ELF, Mach-O, PE). Only those have their version
+# remembered: a wrapper script (tfenv, asdf) may pick a different terraform per directory.
+_EXECUTABLE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")
+
+
+def find_terraform(config: TerraformConfig) -> TerraformBinary:
+    """The terraform binary from config, else PATH, with its version, remembered on disk.
+
+    `terraform version -json` is one more process per run than terraform itself needs
+    (~40 ms); a binary's version can't change while its path, size and mtime don't.
+    """
+    path = shutil.which(os.path.expanduser(config.binary or "terraform"))
+    key = _binary_key(path) if path else None
+    store = default_cache_dir() / "terraform-versions.json"
+    try:
+        known: dict[str, str] = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if key and isinstance(known.get(key), str) and path:
+        return TerraformBinary(path, known[key])
+    binary = find_terraform_uncached(config)
+    if key:
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**known, key: binary.version}), encoding="utf-8")
+            os.replace(tmp, store)
+        except OSError:
+            pass  # an optimisation only
+    return binary
+
+
+def _binary_key(path: str) -> str | None:
+    real = os.path.realpath(path)
+    try:
+        stat = os.stat(real)
+        with open(real, "rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        return None
+    if not magic.startswith(_EXECUTABLE_MAGIC):
+        return None
+    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -> None:
@@ -80,8 +125,6 @@ def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -
 
 
 def plugin_cache_dir(config: TerraformConfig) -> Path:
-    from tfops.hcl import default_cache_dir
-
     path = (
         Path(os.path.expanduser(config.plugin_cache_dir))
         if config.plugin_cache_dir

@@ -57,7 +57,7 @@ from tfops.health import HealthServer
 from tfops.locks import LockHolder
 from tfops.modules.calls import module_calls
 from tfops.modules.resolve import display_url
-from tfops.modules.siblings import _sibling_url
+from tfops.modules.siblings import sibling_url
 from tfops.repo import EnvironmentsRepo, Root
 from tfops.session import Session
 
@@ -331,7 +331,7 @@ def _module_url(repo: EnvironmentsRepo, target: Path, name: str, origin: str) ->
         base = Path(os.path.normpath(repo.root / prefix))
         if target == base or target.is_relative_to(base):
             return url
-    return _sibling_url(origin, name)
+    return sibling_url(origin, name)
 
 
 # ---- the reconciler --------------------------------------------------------------------

@@ -40,7 +40,7 @@ def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:
     if len(parts) >= 2 and parts[0] == "..":
         remote = _origin_url(repo)
         if remote:
-            url = _sibling_url(remote, parts[1])
+            url = sibling_url(remote, parts[1])
             return replace(source, url=url, subdir="/".join(parts[2:]))
 
     raise ModuleRefError(
@@ -78,7 +78,7 @@ def _origin_url(repo: EnvironmentsRepo) -> str | None:
     return urls[0] if urls else None
 
 
-def _sibling_url(remote: str, name: str) -> str:
+def sibling_url(remote: str, name: str) -> str:
     """Replace the repository name in a remote URL (https, ssh or scp-like)."""
     base = remote.rstrip("/")
     suffix = ".git" if base.endswith(".git") else ""
