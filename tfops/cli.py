@@ -12,16 +12,16 @@ from typing import Any
 import click
 
 from tfops import __version__
+from tfops.commands.options import (
+    environments_option,
+    no_gates_option,
+    parallelism_option,
+    path_argument,
+)
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.process import forward_signals
 
-PATH_ARG = click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-ENV_OPT = click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
-)
 FORMAT_OPT = click.option(
     "--format",
     "output_format",
@@ -103,19 +103,13 @@ def cli(ctx: click.Context, quiet: bool, color: str) -> None:
 
 
 @cli.command()
-@PATH_ARG
-@ENV_OPT
+@path_argument
+@environments_option()
 @click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
 @FORMAT_OPT
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 2: changes, 1: error.")
-@click.option("--no-gates", is_flag=True, help="Plan without running the gates first.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=2,
-    show_default=True,
-    help="Roots planned at once (directory layout).",
-)
+@no_gates_option()
+@parallelism_option
 @click.pass_obj
 def plan(
     state: State,
@@ -146,7 +140,7 @@ def plan(
 
 
 @cli.command()
-@PATH_ARG
+@path_argument
 @click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
 @click.option("--files", "files", multiple=True, metavar="FILE", help="Changed files (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
@@ -174,7 +168,7 @@ def config_schema() -> None:
 
 
 @config.command("check")
-@PATH_ARG
+@path_argument
 def config_check(path: Path) -> None:
     """Validate tfops.yaml and show the environments it defines."""
     from tfops.commands import envs as command

@@ -23,6 +23,7 @@ import click
 
 from tfops import gitutil, process
 from tfops.audit import AuditEntry, AuditLog, Result, now_iso, open_audit
+from tfops.commands.options import environments_option, no_gates_option, path_argument
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
@@ -448,14 +449,10 @@ def plan_problem(run: RootRun) -> str | None:
 
 
 @click.command("apply")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
-)
+@path_argument
+@environments_option()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for automation).")
-@click.option("--no-gates", is_flag=True, help="Apply without running the gates first.")
+@no_gates_option("Apply without running the gates first.")
 @click.option(
     "--merged",
     is_flag=True,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tfops.audit import AuditEntry, open_audit
+from tfops.commands.options import path_argument
 from tfops.repo import EnvironmentsRepo
 
 
@@ -21,9 +22,7 @@ def _row(entry: AuditEntry) -> str:
 
 
 @click.command("audit")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
+@path_argument
 @click.option("-e", "--env", "environment", metavar="ENV", help="Only this environment.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the last N entries.")

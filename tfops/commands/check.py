@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from tfops import gitutil
+from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
 from tfops.errors import ExitCode, HclSyntaxError, ModuleRefError, TfopsError
 from tfops.gates import ORDER, GateResult, registry
@@ -33,12 +34,8 @@ if TYPE_CHECKING:
 
 
 @click.command("check")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
-)
+@path_argument
+@environments_option()
 @click.option("--all", "keep_going", is_flag=True, help="Run every gate even after one fails.")
 @click.option("--fix", is_flag=True, help="Format the files (terraform fmt) before checking.")
 @click.option(

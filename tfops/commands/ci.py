@@ -20,6 +20,12 @@ from typing import TextIO
 import click
 
 from tfops import __version__, gitutil
+from tfops.commands.options import (
+    environments_option,
+    no_gates_option,
+    parallelism_option,
+    path_argument,
+)
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, TfopsError
@@ -315,25 +321,15 @@ def run(ctx: CiContext) -> ExitCode:
 
 # ---- the command -------------------------------------------------------------------------
 @click.command("ci")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Only these environments."
-)
-@click.option("--no-gates", is_flag=True, help="Plan without running the gates first.")
+@path_argument
+@environments_option("Only these environments.")
+@no_gates_option()
 @click.option(
     "--heal",
     is_flag=True,
     help="schedule, workflow_dispatch: heal every drifted environment (else `heal: true` ones).",
 )
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=2,
-    show_default=True,
-    help="Roots planned at once (directory layout).",
-)
+@parallelism_option
 @click.pass_context
 def ci_command(
     click_ctx: click.Context,

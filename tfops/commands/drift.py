@@ -22,6 +22,7 @@ import click
 
 from tfops import __version__
 from tfops.commands.apply import AuditTrail, Records, apply_unattended
+from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
 from tfops.drift import Detection, DriftReport, EnvironmentDrift, detect
 from tfops.errors import ExitCode
@@ -315,12 +316,8 @@ def run(
 
 
 @click.command("drift")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
-)
+@path_argument
+@environments_option()
 @click.option("--heal", is_flag=True, help="Apply the drifted environments back to the repo.")
 @click.option(
     "--format",

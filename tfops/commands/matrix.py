@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
 from tfops.github import GithubEvent
 from tfops.session import Session
@@ -57,12 +58,8 @@ def _pull_request_event() -> bool:
 
 
 @click.command("matrix")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Only these environments."
-)
+@path_argument
+@environments_option("Only these environments.")
 @click.option("--changed-since", metavar="REF", help="Only environments affected since REF.")
 @click.option("--files", "files", multiple=True, metavar="FILE", help="Changed files (repeatable).")
 @click.pass_context

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import click
 
+from tfops.commands.options import path_argument
 from tfops.repo import EnvironmentsRepo
 from tfops.store import PlanRecord, open_store, parse_age
-
-PATH_ARG = click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
 
 
 def _row(record: PlanRecord) -> str:
@@ -29,7 +26,7 @@ def plans_command() -> None:
 
 
 @plans_command.command("list")
-@PATH_ARG
+@path_argument
 @click.option("--pr", type=int, help="Only this pull request's plans.")
 @click.option("-e", "--env", "environment", metavar="ENV", help="Only this environment.")
 @click.option("--kind", type=click.Choice(["plan", "apply"]), help="Reviewed or applied plans.")
@@ -54,7 +51,7 @@ def plans_list(
 
 
 @plans_command.command("prune")
-@PATH_ARG
+@path_argument
 @click.option("--older-than", "older_than", required=True, metavar="AGE", help="e.g. 30d, 12h, 2w")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 def plans_prune(path: Path, older_than: str, dry_run: bool) -> None:

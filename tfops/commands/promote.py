@@ -15,6 +15,7 @@ import click
 import git
 
 from tfops import gitutil
+from tfops.commands.options import path_argument
 from tfops.errors import TerraformError, TfopsError
 from tfops.modules.calls import module_calls
 from tfops.modules.lock import LockChange, LockFile, lock_path
@@ -40,9 +41,7 @@ if TYPE_CHECKING:
 @click.command("promote")
 @click.argument("module")
 @click.argument("ref")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
+@path_argument
 @click.option("-e", "--env", "environment", metavar="ENV", help="The environment to promote in.")
 @click.option("--branch", metavar="NAME", help="Commit the change on this new branch.")
 @click.option("--no-validate", is_flag=True, help="Skip `terraform validate` after the edit.")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tfops.commands.options import environments_option, path_argument
 from tfops.errors import TfopsError
 from tfops.locks import LockInfo, open_locks
 from tfops.repo import EnvironmentsRepo
@@ -17,12 +18,8 @@ def _row(info: LockInfo) -> str:
 
 
 @click.command("unlock")
-@click.argument(
-    "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False
-)
-@click.option(
-    "-e", "--env", "environments", multiple=True, metavar="ENV", help="Environment (repeatable)."
-)
+@path_argument
+@environments_option()
 @click.option("--list", "list_only", is_flag=True, help="Only show who holds which lock.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def unlock_command(

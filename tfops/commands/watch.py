@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tfops.commands.options import no_gates_option
 from tfops.health import parse_listen
 from tfops.watch import Watcher, WatchOptions
 
@@ -43,7 +44,7 @@ from tfops.watch import Watcher, WatchOptions
     type=click.Path(file_okay=False, path_type=Path),
     help="Clones and state. Default: $XDG_STATE_HOME/tfops/watch/<hash of REPO>.",
 )
-@click.option("--no-gates", is_flag=True, help="Apply new commits without running the gates.")
+@no_gates_option("Apply new commits without running the gates.")
 @click.pass_context
 def watch_command(
     ctx: click.Context,
