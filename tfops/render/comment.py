@@ -24,6 +24,7 @@ COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
 SUMMARY_LIMIT = 1024 * 1024  # bytes
 MAX_ERROR_CHARS = 20_000  # terraform's error, per environment
 MIN_USEFUL_DETAIL = 400  # a cut shorter than this shows nothing but the note
+FENCE_LINE_EXTRA = 8  # "diff", line breaks and the blank lines around a detail block
 WARNING_CAPS = (200, 50, 10)  # listed destroyed resources, when nothing else is left to cut
 _SLOT = re.compile("\ue000\\d+\ue001")  # where a detail goes, in private-use characters
 
@@ -66,14 +67,21 @@ class Lines:
         self.ends = list(accumulate(len(line) for line in self.lines))
         self.fence = fence(text)  # long enough for any part of the text too
 
-    def cut(self, cap: int | None) -> Detail:
+    def kept(self, cap: int | None) -> int:
+        """How many lines a cap of `cap` characters keeps."""
         total = self.ends[-1] if self.ends else 0
         if cap is None or total <= cap:
-            kept = len(self.lines)
-        elif cap < MIN_USEFUL_DETAIL:
-            kept = 0
-        else:
-            kept = bisect_right(self.ends, cap)
+            return len(self.lines)
+        if cap < MIN_USEFUL_DETAIL:
+            return 0
+        return bisect_right(self.ends, cap)
+
+    def size(self, cap: int | None) -> int:
+        kept = self.kept(cap)
+        return self.ends[kept - 1] if kept else 0
+
+    def cut(self, cap: int | None) -> Detail:
+        kept = self.kept(cap)
         return Detail("".join(self.lines[:kept]), len(self.lines) - kept, self.fence)
 
 
@@ -133,17 +141,32 @@ def render_report(
     if budget.fits(text):
         return text
     # The largest cap on each environment's details that fits: the biggest plans lose
-    # lines first, small ones stay whole. Cap 0 drops every detail.
-    low, high, best = 0, max((t.ends[-1] for t in lines.values() if t.ends), default=0), None
-    while low <= high:
-        cap = (low + high) // 2
-        candidate = render(cap)
-        if budget.fits(candidate):
-            best, low = candidate, cap + 1
-        else:
-            high = cap - 1
-    if best is not None:
-        return best
+    # lines first, small ones stay whole. Cap 0 drops every detail. The cap is found on
+    # sizes (the report without details, plus each cut detail and its fences), then the
+    # comment is rendered and, should the estimate be short, the cap lowered by the excess.
+    bare = render(0)
+    if budget.fits(bare):
+        room = budget.limit - budget.measure(bare)
+
+        def needed(cap: int) -> int:
+            return sum(
+                size + 2 * len(t.fence) + FENCE_LINE_EXTRA
+                for t in lines.values()
+                if (size := t.size(cap))
+            )
+
+        low, high = 0, max((t.ends[-1] for t in lines.values() if t.ends), default=0)
+        while low < high:
+            cap = (low + high + 1) // 2
+            low, high = (cap, high) if needed(cap) <= room else (low, cap - 1)
+        cap = low
+        while cap > 0:
+            candidate = render(cap)
+            excess = budget.measure(candidate) - budget.limit
+            if excess <= 0:
+                return candidate
+            cap = max(0, cap - excess)
+        return bare
     for warning_cap in WARNING_CAPS:
         text = render(0, warning_cap)
         if budget.fits(text):
