@@ -45,10 +45,11 @@ def sha256(data: bytes) -> str:
 
 
 def utc_iso(moment: datetime | None = None) -> str:
+    """ISO 8601 UTC to the microsecond: records made in one millisecond still sort in order."""
     return (
         (moment or datetime.now(UTC))
         .astimezone(UTC)
-        .isoformat(timespec="milliseconds")
+        .isoformat(timespec="microseconds")
         .replace("+00:00", "Z")
     )
 
