@@ -103,4 +103,4 @@ def open_audit(config: TfopsConfig, repo_root: Path) -> AuditLog:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
