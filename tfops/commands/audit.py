@@ -15,7 +15,7 @@ def _row(entry: AuditEntry) -> str:
     pr = f"#{entry.pr}" if entry.pr is not None else "-"
     sha = (entry.plan_sha256 or "-")[:12]
     return (
-        f"{entry.when}  {entry.environment:<12} {entry.result:<11} {entry.who:<16} "
+        f"{entry.when[:19] + "Z":<20}  {entry.environment:<12} {entry.result:<11} {entry.who:<16} "
         f"{entry.commit[:12]:<12} {pr:<6} {entry.trigger:<8} {entry.duration_seconds:>7.1f}s  "
         f"plan {sha}"
     )
