@@ -14,8 +14,9 @@ from tfops.repo import EnvironmentsRepo
 def _row(entry: AuditEntry) -> str:
     pr = f"#{entry.pr}" if entry.pr is not None else "-"
     sha = (entry.plan_sha256 or "-")[:12]
+    when = entry.when[:19] + "Z"  # to the second
     return (
-        f"{entry.when[:19] + "Z":<20}  {entry.environment:<12} {entry.result:<11} {entry.who:<16} "
+        f"{when:<20}  {entry.environment:<12} {entry.result:<11} {entry.who:<16} "
         f"{entry.commit[:12]:<12} {pr:<6} {entry.trigger:<8} {entry.duration_seconds:>7.1f}s  "
         f"plan {sha}"
     )
