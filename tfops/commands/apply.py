@@ -30,7 +30,7 @@ from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.locks import LockBackend, LockHeld, LockHolder, held, open_locks
 from tfops.repo import TF_SUFFIXES, VAR_SUFFIXES, WORK_DIR, Root
 from tfops.session import RootRun, Session
-from tfops.store import PlanKey, PlanRecord, PlanStore, open_store, repo_name
+from tfops.store import Kind, PlanKey, PlanRecord, PlanStore, open_store, repo_name
 
 
 @dataclass
@@ -53,23 +53,24 @@ class Records:
             repo=repo_name(root),
         )
 
-    def store_applied(
+    def keep(
         self,
         session: Session,
         run: RootRun,
         envs: Iterable[str],
         *,
+        kind: Kind,
         commit: str,
         pr: int | None,
         who: str,
     ) -> dict[str, PlanRecord]:
-        """Keep the plan about to be applied, per environment; returns the records."""
+        """Keep a root's plan per environment: reviewed on a PR ("plan") or applied."""
         assert run.planfile is not None and run.plan_json is not None
         planfile = run.planfile.read_bytes()
         out = {}
         for env in envs:
             out[env] = self.store.put(
-                PlanKey(self.repo, pr, commit, env, "apply"),
+                PlanKey(self.repo, pr, commit, env, kind),
                 planfile,
                 run.plan_json,
                 terraform_version=session.binary.version,
@@ -327,8 +328,8 @@ def apply_plan(
     `trail.interrupted_is_recorded`.
     """
     assert run.planfile is not None
-    stored = trail.records.store_applied(
-        session, run, in_root, commit=trail.commit, pr=trail.pr, who=trail.who
+    stored = trail.records.keep(
+        session, run, in_root, kind="apply", commit=trail.commit, pr=trail.pr, who=trail.who
     )
     sha = {env: record.sha256 for env, record in stored.items()}
     console = session.console

@@ -44,7 +44,7 @@ from tfops.locks import (
 from tfops.render.markdown import render_template
 from tfops.repo import SHARED, Root
 from tfops.session import RootRun, Session
-from tfops.store import IntegrityError, PlanKey, PlanRecord, StoredPlan
+from tfops.store import IntegrityError, PlanRecord, StoredPlan
 
 if TYPE_CHECKING:
     from tfops.commands.ci import CiContext
@@ -117,24 +117,14 @@ def record_pr_plans(
 ) -> list[PlanRecord]:
     """Keep the plan of each environment a PR planned: what apply on merge compares with."""
     records = records or Records.open(session)
-    kept = []
+    kept: list[PlanRecord] = []
     for run in runs:
         if run.planfile is None or run.plan_json is None or run.summary is None or run.error:
             continue
-        planfile = run.planfile.read_bytes()
-        for env in sorted(set(environments) & set(run.root.environments)):
-            kept.append(
-                records.store.put(
-                    PlanKey(records.repo, pr, commit, env, "plan"),
-                    planfile,
-                    run.plan_json,
-                    terraform_version=session.binary.version,
-                    root=run.label,
-                    targets=run.targets,
-                    has_changes=run.summary.environment(env).has_changes,
-                    who=who,
-                )
-            )
+        envs = sorted(set(environments) & set(run.root.environments))
+        kept += records.keep(
+            session, run, envs, kind="plan", commit=commit, pr=pr, who=who
+        ).values()
     return kept
 
 
@@ -396,8 +386,8 @@ def _plan_compare_apply(
     if not summary.has_changes:
         trail.write(in_root, "no-changes")
         return
-    applied = records.store_applied(
-        session, run, in_root, commit=trail.commit, pr=trail.pr, who=trail.who
+    applied = records.keep(
+        session, run, in_root, kind="apply", commit=trail.commit, pr=trail.pr, who=trail.who
     )
     sha = {env: record.sha256 for env, record in applied.items()}
     for outcome in outcomes:
