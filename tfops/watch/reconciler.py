@@ -1,39 +1,16 @@
-"""`tfops watch`: a reconciler for the environments repo, as Argo CD is for Kubernetes.
-
-It keeps everything it needs in a state directory:
-
-    <state>/checkout/<repo>/     its clone of REPO, at the watched branch's last commit
-    <state>/checkout/<module>/   clones of the module repos the environments' `../x` sources
-                                 name, next to it as in the seed's layout, at their default
-                                 branch (so `../modules/back_end` resolves as it does there)
-    <state>/state.json           what it has seen and done; survives restarts
-    <state>/watch.lock           one watcher per state directory
-
-Each interval: fetch every clone (backing off exponentially while that fails); when the
-branch moved, the environments the changed files affect are planned and — with
-`apply: auto` — applied, `apply: manual` ones only planned; when a module repo's default
-branch moved, the environments floating on it (a local path, no ref) likewise. On the
-drift interval it checks every environment for drift and heals those configured to heal.
-Applies hold the environment's lock and land in the plan store and the audit log. A run
-that fails is logged and recorded, and the environment is retried with the next change; a
-commit whose configuration can't even be read is skipped until the branch moves again.
-SIGTERM or Ctrl-C stops it: terraform, if running, is asked to stop cleanly; the state is
-saved; the exit code is 0 when it was idle and 130 when it interrupted work.
-"""
+"""The reconciler loop: fetch, reconcile what moved, check drift, heal."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,283 +32,22 @@ from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.github import DEFAULT_API_URL, GithubClient, GithubError
 from tfops.health import HealthServer
 from tfops.locks import LockHolder
-from tfops.modules.calls import module_calls
 from tfops.modules.resolve import display_url
-from tfops.modules.siblings import sibling_url
 from tfops.repo import EnvironmentsRepo, Root
 from tfops.session import Session
+from tfops.watch.clones import Clone, FetchError, ModuleRepo, module_repos
+from tfops.watch.state import (
+    RETRIED,
+    RunRecord,
+    WatchOptions,
+    WatchState,
+    backoff_seconds,
+    default_state_dir,
+    normalise_repo,
+)
 
-STATE_VERSION = 1
 STATE_FILE = "state.json"
-MAX_BACKOFF_SECONDS = 900.0
-GIT_TIMEOUT_SECONDS = 300.0
 STUCK_INTERVALS = 3  # /healthz says 503 when the loop made no progress for this many intervals
-RETRIED = ("failed", "refused", "interrupted")  # results retried with the next change
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0"}  # a service must never wait for a password prompt
-
-
-# ---- options and state -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WatchOptions:
-    repo: str  # URL or path of the environments repo
-    branch: str = "main"
-    path: str = ""  # the environments' directory inside REPO
-    interval: float = 60.0  # seconds between fetches
-    drift_interval: float | None = None  # minutes; None: drift.interval_minutes; 0: off
-    heal: bool = False  # heal every drifted environment (else those with `heal: true`)
-    once: bool = False
-    listen: tuple[str, int] | None = None
-    state_dir: Path | None = None
-    gates: bool = True
-
-
-def default_state_dir(repo: str) -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    digest = hashlib.sha256(normalise_repo(repo).encode()).hexdigest()[:16]
-    return Path(base) / "tfops" / "watch" / digest
-
-
-def normalise_repo(repo: str) -> str:
-    """A local path as an absolute path (so it can be cloned from anywhere); URLs as given."""
-    if "://" not in repo and not _scp_like(repo) and Path(repo).expanduser().exists():
-        return str(Path(repo).expanduser().resolve())
-    return repo
-
-
-def _scp_like(repo: str) -> bool:
-    head = repo.split("/", 1)[0]
-    return ":" in head and "@" in head
-
-
-@dataclass
-class RunRecord:
-    """The last run of one environment."""
-
-    trigger: str  # initial | commit | module | retry | heal
-    reason: str  # "commit 1a2b3c4d5e6f", "module repo modules moved to …"
-    commit: str
-    result: str  # applied | no-changes | planned | refused | failed | interrupted
-    at: str
-    seconds: float = 0.0
-    changes: str = ""
-    detail: str = ""
-
-
-@dataclass
-class FetchState:
-    failures: int = 0
-    last_error: str | None = None
-    next_at: float = 0.0  # epoch seconds: no fetch before (backoff)
-    last_ok_at: str | None = None
-
-
-@dataclass
-class WatchState:
-    """What the watcher remembers across restarts (`state.json`, written atomically)."""
-
-    repo: str = ""
-    branch: str = ""
-    seen: str | None = None  # the branch's head at the last fetch
-    commit: str | None = None  # the last commit reconciled
-    broken: str | None = None  # a commit skipped because its configuration can't be read
-    broken_error: str | None = None
-    modules: dict[str, str] = field(default_factory=dict)  # module repo → commit reconciled
-    runs: dict[str, RunRecord] = field(default_factory=dict)
-    drift: dict[str, Any] = field(default_factory=dict)
-    fetch: FetchState = field(default_factory=FetchState)
-    ticks: int = 0
-    last_tick_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WatchState:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["runs"] = {name: RunRecord(**run) for name, run in (data.get("runs") or {}).items()}
-        values["fetch"] = FetchState(**(data.get("fetch") or {}))
-        return cls(**values)
-
-    @classmethod
-    def load(cls, path: Path, console: Console) -> WatchState:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls()
-        except (OSError, ValueError) as exc:
-            console.warn(f"{path} is unreadable ({exc}); starting afresh")
-            return cls()
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-            console.warn(f"{path} is from another tfops version; starting afresh")
-            return cls()
-        try:
-            return cls.from_dict(data)
-        except TypeError as exc:
-            console.warn(f"{path} does not hold a watcher's state ({exc}); starting afresh")
-            return cls()
-
-    def save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-
-    def retry(self) -> list[str]:
-        return sorted(
-            n for n, r in self.runs.items() if r.result in RETRIED and r.trigger != "heal"
-        )
-
-
-def backoff_seconds(failures: int, interval: float) -> float:
-    """interval, 2×, 4×, … after consecutive failed fetches; at most 15 minutes (or interval)."""
-    delay: float = interval * 2 ** max(failures - 1, 0)
-    return min(delay, max(MAX_BACKOFF_SECONDS, interval))
-
-
-# ---- clones ----------------------------------------------------------------------------
-
-
-class FetchError(TfopsError):
-    """A clone or fetch failed: the watcher backs off and tries again later."""
-
-
-class Clone:
-    """One clone in the state directory, following its `origin`."""
-
-    def __init__(self, path: Path, url: str):
-        self.path = path
-        self.url = url
-        self._repo: git.Repo | None = None
-
-    @property
-    def repo(self) -> git.Repo:
-        if self._repo is None:
-            self._repo = git.Repo(self.path)
-        return self._repo
-
-    def update(self) -> None:
-        """Clone, or fetch what changed (tags too: a moved tag must be seen to be refused)."""
-        if (self.path / ".git").is_dir():
-            try:
-                self._git("remote", "set-url", "origin", self.url)
-                self._git("fetch", "--prune", "--tags", "--force", "--quiet", "origin")
-                return
-            except git.InvalidGitRepositoryError:
-                shutil.rmtree(self.path)  # a clone cut short: start again
-        elif self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._git("clone", "--quiet", "--no-checkout", "--", self.url, str(self.path), here=False)
-        self._repo = None
-
-    def head(self, branch: str | None) -> str:
-        """The commit of origin's `branch` (its default branch when None)."""
-        name = branch or self.default_branch()
-        try:
-            return str(self.repo.commit(f"refs/remotes/origin/{name}").hexsha)
-        except (git.BadName, ValueError):
-            branches = sorted(
-                r.remote_head for r in self.repo.remote().refs if r.remote_head != "HEAD"
-            )
-            raise FetchError(
-                f"{display_url(self.url)} has no branch {name!r}",
-                hint=f"branches there: {', '.join(branches) or 'none'}",
-            ) from None
-
-    def default_branch(self) -> str:
-        try:
-            ref = str(self.repo.git.symbolic_ref("--short", "refs/remotes/origin/HEAD"))
-            return ref.removeprefix("origin/")
-        except git.GitCommandError:
-            names = {r.remote_head for r in self.repo.remote().refs}
-            return "main" if "main" in names or "master" not in names else "master"
-
-    def checkout(self, commit: str) -> None:
-        """Detach at `commit`, keeping untracked files (terraform's state, .terraform, .tfops)."""
-        self._git("checkout", "--force", "--quiet", "--detach", commit)
-
-    def changed_files(self, old: str, new: str) -> list[str] | None:
-        """Paths changed between two commits; None when `old` is gone (a force-push)."""
-        try:
-            out = self.repo.git.diff("--name-only", "--no-renames", old, new)
-        except git.GitCommandError:
-            return None
-        return [line for line in str(out).splitlines() if line]
-
-    def _git(self, *args: str, here: bool = True) -> None:
-        runner = self.repo.git if here else git.Git(str(self.path.parent))
-        try:
-            runner.execute(["git", *args], kill_after_timeout=GIT_TIMEOUT_SECONDS, env=GIT_ENV)
-        except git.GitCommandError as exc:
-            said = str(exc.stderr or "").strip().splitlines()
-            detail = " ".join(line.strip() for line in said[-3:]) or str(exc)
-            raise FetchError(
-                f"git {args[0]} of {display_url(self.url)} failed: {_hide_url(detail, self.url)}",
-                hint="check the URL, the network and the credentials git uses "
-                "(the watcher never prompts for a password)",
-            ) from None
-
-
-def _hide_url(text: str, url: str) -> str:
-    return text.replace(url, display_url(url))
-
-
-# ---- module repos ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModuleRepo:
-    """A repo next to the environments repo that its modules load from (`../name/…`)."""
-
-    name: str
-    url: str
-    floating: tuple[str, ...]  # environments on its default branch (a local path, no ref)
-    used_by: tuple[str, ...]
-
-
-def module_repos(repo: EnvironmentsRepo, top: Path, origin: str) -> dict[str, ModuleRepo]:
-    """The sibling repos the environments' module sources name, as `tfops.modules.siblings`
-    finds them: a `modules.repos` entry, else the repo of that name next to `origin`."""
-    found: dict[str, tuple[str, set[str], set[str]]] = {}
-    for env in repo.environments.values():
-        for call in module_calls(repo, env):
-            source = call.source
-            if source.kind not in ("local", "sibling") or source.path is None:
-                continue
-            target = Path(os.path.normpath(call.file.parent / source.path))
-            if target.is_relative_to(top):
-                continue  # a module inside the repo: its changes are the repo's own
-            if not target.is_relative_to(top.parent):
-                raise TfopsError(
-                    f"module {call.name!r}: {source.path!r} points above the directory that "
-                    "holds the repo and its siblings",
-                    where=call.where(repo),
-                    hint="tfops watch clones sibling repos next to the environments repo",
-                )
-            name = target.relative_to(top.parent).parts[0]
-            if name not in found:
-                found[name] = (_module_url(repo, target, name, origin), set(), set())
-            _, floating, used_by = found[name]
-            used_by.add(env.name)
-            if source.kind == "local":
-                floating.add(env.name)
-    return {
-        name: ModuleRepo(name, url, tuple(sorted(floating)), tuple(sorted(used_by)))
-        for name, (url, floating, used_by) in sorted(found.items())
-    }
-
-
-def _module_url(repo: EnvironmentsRepo, target: Path, name: str, origin: str) -> str:
-    for prefix, url in sorted(repo.config.modules.repos.items(), key=lambda kv: -len(kv[0])):
-        base = Path(os.path.normpath(repo.root / prefix))
-        if target == base or target.is_relative_to(base):
-            return url
-    return sibling_url(origin, name)
 
 
 # ---- the reconciler --------------------------------------------------------------------
