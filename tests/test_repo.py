@@ -146,3 +146,9 @@ def test_changed_since_uses_the_merge_base_and_the_working_tree(tmp_path: Path) 
     assert repo.affected_environments(changed) == ["dev", "global"]
     with pytest.raises(TfopsError, match="cannot compare with 'nope'"):
         repo.changed_files_since("nope")
+
+
+def test_a_directory_without_terraform_files_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("not an environments repo\n")
+    with pytest.raises(TfopsError, match="no Terraform files in"):
+        EnvironmentsRepo(tmp_path)

@@ -133,7 +133,14 @@ class EnvironmentsRepo:
         for name in self.config.environments:
             by_env.setdefault(name, [])
         if not by_env:
-            by_env[DEFAULT_ENVIRONMENT] = [p for p in files if p.name.endswith(TF_SUFFIXES)]
+            tf_files = [p for p in files if p.name.endswith(TF_SUFFIXES)]
+            if not tf_files:
+                raise TfopsError(
+                    f"no Terraform files in {self.root}",
+                    hint="point tfops at an environments repo: files like dev_*.tf and "
+                    "prod_*.tf, or one directory per environment under envs/",
+                )
+            by_env[DEFAULT_ENVIRONMENT] = tf_files
         environments = {
             name: Environment(
                 name, self.root, tuple(paths), self.config.is_pinned(name), self.config.env(name)
