@@ -366,7 +366,7 @@ def test_schedule_checks_for_drift_and_opens_an_issue(
     assert drifted.exit_code == 0, drifted.output
     (issue,) = api.issues.values()
     assert issue["title"] == "Drift in dev" and issue["state"] == "open"
-    assert '~     input: "web-prod" -> "web-dev"' in issue["body"]
+    assert '!     input: "web-prod" -> "web-dev"' in issue["body"]
     assert actions.outputs()["drifted"] == '["dev"]'
 
 

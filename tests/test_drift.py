@@ -271,7 +271,7 @@ def test_schedule_keeps_one_issue_per_environment_open_while_it_drifts(
     body = issue["body"]
     assert body.startswith("<!-- tfops:drift:dev -->\n### ⚠️ Drift · environments @ `")
     assert "| **dev** | ⚠️ drift | 1 | 0 to add, 1 to change, 0 to destroy |" in body
-    assert "\n~ localfile_file.dev_config\n" in body and "KEY=***" in body
+    assert "\n! localfile_file.dev_config\n" in body and "KEY=***" in body
     assert "[this run](https://github.test/acme/environments/actions/runs/99)" in body
     assert "prod" not in body and SECRET not in body and TOKEN not in body
     assert not api.issues_titled("Drift in prod") and not api.issues_titled("Drift in global")

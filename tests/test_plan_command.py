@@ -93,6 +93,10 @@ def test_update_and_replace_are_reported(sandbox: Path, tfops: Tfops) -> None:
     zone = next(c for c in dev["changes"] if c["address"] == "terraform_data.dev_zone")
     assert zone["action"] == "update"
     assert zone["attributes"][0]["before"] == '"dev.demo-app.example.com"'
+    function = next(c for c in dev["changes"] if c["address"].endswith("terraform_data.function"))
+    changed = {a["name"]: (a["before"], a["after"]) for a in function["attributes"]}
+    assert changed["input.name"] == ('"api-dev-d"', '"api-dev-x"')  # nested keys, not blobs
+    assert "input.memory" not in changed  # unchanged keys are left out
 
 
 def test_changed_since_plans_only_affected_environments(sandbox: Path, tfops: Tfops) -> None:

@@ -102,5 +102,7 @@ def open_audit(config: TfopsConfig, repo_root: Path) -> AuditLog:
     return AuditLog(store_blobs(config, repo_root))
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def now_iso(*, precise: bool = False) -> str:
+    """Now in ISO 8601 UTC, to the second (for people) or the microsecond (for ordering)."""
+    spec = "microseconds" if precise else "seconds"
+    return datetime.now(UTC).isoformat(timespec=spec).replace("+00:00", "Z")

@@ -16,6 +16,7 @@ SENSITIVE = "(sensitive value)"
 UNKNOWN = "(known after apply)"
 ACTIONS = ("create", "update", "delete", "replace", "read")
 MAX_VALUE_CHARS = 300
+MAX_NESTED_DEPTH = 3  # nested objects are diffed by key this deep, then shown whole
 # json.dumps with options builds an encoder per call; a plan renders ~100,000 values
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(", ", ": "))
 
@@ -257,37 +258,81 @@ def _resource_change(raw: dict[str, Any], environment_of: Callable[[str], str]) 
 def _attribute_changes(change: dict[str, Any], action: str) -> list[AttributeChange]:
     if action == "delete":
         return []  # the whole object goes; listing its attributes is noise
-    before = _dict(change.get("before"))
-    after = _dict(change.get("after"))
-    unknown = _dict(change.get("after_unknown"))
-    before_sensitive = change.get("before_sensitive")
-    after_sensitive = change.get("after_sensitive")
     replace_paths = {
         str(path[0])
         for path in change.get("replace_paths") or []
         if path and isinstance(path, list)
     }
-    out = []
+    out: list[AttributeChange] = []
+    _diff_object(
+        out,
+        "",
+        _dict(change.get("before")),
+        _dict(change.get("after")),
+        _dict(change.get("after_unknown")),
+        change.get("before_sensitive"),
+        change.get("after_sensitive"),
+        create=action == "create",
+        replace_paths=replace_paths,
+    )
+    return out
+
+
+def _diff_object(
+    out: list[AttributeChange],
+    prefix: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    unknown: dict[str, Any],
+    before_sensitive: Any,
+    after_sensitive: Any,
+    *,
+    create: bool,
+    replace_paths: set[str],
+    depth: int = 0,
+) -> None:
+    """The attributes that change; nested objects by their changed keys (`input.memory`)."""
     for key in sorted(set(before) | set(after) | set(unknown)):
         is_unknown = unknown.get(key) is True
-        old = before.get(key)
-        new = after.get(key)
-        if action == "update" or action == "replace":
-            if old == new and not is_unknown:
-                continue
-        elif action == "create" and (new is None or is_unknown):
-            continue  # Terraform's "(known after apply)" on create says nothing
-        elif action == "delete":
-            continue  # the whole object goes; listing its attributes is noise
+        old, new = before.get(key), after.get(key)
+        old_marker, new_marker = _marked(before_sensitive, key), _marked(after_sensitive, key)
+        if create:
+            if new is None or is_unknown:
+                continue  # Terraform's "(known after apply)" on create says nothing
+        elif old == new and not is_unknown:
+            continue
+        name = prefix + key
+        nested = (
+            not create
+            and depth < MAX_NESTED_DEPTH
+            and isinstance(old, dict)
+            and isinstance(new, dict)
+            and not is_unknown
+            and old_marker is not True
+            and new_marker is not True
+        )
+        if nested:
+            _diff_object(
+                out,
+                f"{name}.",
+                _dict(old),
+                _dict(new),
+                _dict(unknown.get(key)),
+                old_marker,
+                new_marker,
+                create=False,
+                replace_paths=replace_paths,
+                depth=depth + 1,
+            )
+            continue
         out.append(
             AttributeChange(
-                name=key,
-                before=None if action == "create" else _render(old, _marked(before_sensitive, key)),
-                after=UNKNOWN if is_unknown else _render(new, _marked(after_sensitive, key)),
-                forces_replacement=key in replace_paths,
+                name=name,
+                before=None if create else _render(old, old_marker),
+                after=UNKNOWN if is_unknown else _render(new, new_marker),
+                forces_replacement=depth == 0 and key in replace_paths,
             )
         )
-    return out
 
 
 def _output_change(

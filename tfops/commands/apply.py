@@ -111,7 +111,7 @@ class AuditTrail:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.when = now_iso()
+        self.when = now_iso(precise=True)  # audit lines sort by it
 
     def write(
         self,
@@ -125,7 +125,7 @@ class AuditTrail:
             self.records.audit.append(
                 AuditEntry(
                     who=self.who,
-                    when=self.when or now_iso(),
+                    when=self.when or now_iso(precise=True),
                     repo=self.records.repo,
                     commit=self.commit,
                     pr=self.pr,

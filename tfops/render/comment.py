@@ -176,7 +176,7 @@ def render_report(
 
 def change_text(env: EnvironmentPlan) -> str:
     """The diff lines of one environment (markers in column 0)."""
-    return diff_lines(env)
+    return diff_lines(env.changes, env.outputs)
 
 
 def _capped(error: str | None) -> str:

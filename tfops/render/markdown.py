@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from tfops.plan import EnvironmentPlan
+from tfops.plan import OutputChange, ResourceChange
 from tfops.render import ACTION_SYMBOLS, Report
+
+# In Markdown diff blocks an update is `!`, which GitHub colours (a `~` it leaves plain).
+DIFF_SYMBOLS = {**ACTION_SYMBOLS, "update": "!"}
 
 if TYPE_CHECKING:
     import jinja2
@@ -26,20 +30,25 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["md"] = escape
-    env.filters["symbol"] = lambda action: ACTION_SYMBOLS.get(action, "~")
     env.filters["fence"] = fence
     env.globals["diff_lines"] = diff_lines
     return env
 
 
-def diff_lines(env: EnvironmentPlan) -> str:
-    """One environment's changes as diff lines, markers in column 0 so GitHub colours them.
+def diff_lines(
+    changes: Sequence[ResourceChange],
+    outputs: Sequence[OutputChange] = (),
+    limit: int | None = None,
+) -> str:
+    """Changes as diff lines for a ```diff block: the marker in column 0 makes GitHub colour
+    the line (`+` green, `-` red, `!` orange). At most `limit` resources, then a note.
 
     Plain Python, not a template macro: a big plan has tens of thousands of these lines.
     """
+    shown = changes if limit is None else changes[:limit]
     out: list[str] = []
-    for change in env.changes:
-        symbol = ACTION_SYMBOLS.get(change.action, "~")
+    for change in shown:
+        symbol = DIFF_SYMBOLS.get(change.action, "!")
         line = f"{symbol} {change.address}"
         if change.moved_from:
             line += f"  (moved from {change.moved_from})"
@@ -50,11 +59,15 @@ def diff_lines(env: EnvironmentPlan) -> str:
             before = f"{attr.before} -> " if attr.before is not None else ""
             forces = "  # forces replacement" if attr.forces_replacement else ""
             out.append(f"{symbol}     {attr.name}: {before}{attr.after}{forces}")
-    for output in env.outputs:
-        before = f"{output.before} -> " if output.before is not None else ""
+    if len(changes) > len(shown):
         out.append(
-            f"{ACTION_SYMBOLS.get(output.action, '~')} output.{output.name}: {before}{output.after}"
+            f"# … {len(changes) - len(shown)} more resource(s) not shown here; "
+            "the full report is in the run's log"
         )
+    for output in outputs:
+        before = f"{output.before} -> " if output.before is not None else ""
+        symbol = DIFF_SYMBOLS.get(output.action, "!")
+        out.append(f"{symbol} output.{output.name}: {before}{output.after}")
     return "".join(f"{line}\n" for line in out)
 
 
