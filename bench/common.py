@@ -127,18 +127,6 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def demo_script() -> Any:
-    """scripts/demo.py as a module: build_modules / build_environments make the sandbox."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tfops_demo", PROJECT / "scripts" / "demo.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tfops_demo", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def python_json(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
     """Run `python -m bench.X ...` in a fresh interpreter and read the JSON it prints last."""
     _, result = timed_run(

@@ -24,12 +24,12 @@ from bench.common import (
     WORK,
     Figure,
     bench_env,
-    demo_script,
     fresh_dir,
     median,
     tfops_argv,
     timed_run,
 )
+from scripts.demo import build_environments, build_modules
 
 NAME = "overhead"
 TARGET_RATIO = 1.10
@@ -47,10 +47,9 @@ terraform show -json -no-color "$1" || exit 1
 
 def build(work: Path) -> Path:
     """The demo sandbox under `work`; returns the environments repo."""
-    demo = demo_script()
     sandbox = fresh_dir(work / "demo")
-    demo.build_modules(sandbox / "modules")
-    demo.build_environments(sandbox / "environments")
+    build_modules(sandbox / "modules")
+    build_environments(sandbox / "environments")
     return sandbox / "environments"
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
+
+from scripts.demo import build_environments, build_modules
 
 PROJECT = Path(__file__).resolve().parent.parent
 GIT_ENV = {
@@ -58,19 +59,43 @@ def commit(
     return git(path, "rev-parse", "HEAD")
 
 
-def demo_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tfops_demo", PROJECT / "scripts" / "demo.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tfops_demo", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_sandbox(target: Path) -> Path:
     """The demo's two repos (modules with tags, environments) under `target`."""
-    demo = demo_module()
     target.mkdir(parents=True, exist_ok=True)
-    demo.build_modules(target / "modules")
-    demo.build_environments(target / "environments")
+    build_modules(target / "modules")
+    build_environments(target / "environments")
     return target / "environments"
+
+
+def start_tfops(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """tfops in a subprocess and its own session, as a terminal or CI runner would start it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tfops", "--color", "never", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        cwd=cwd,
+    )
+
+
+def wait_for(
+    child: subprocess.Popen[str], marker: str, seen: list[str], timeout: float = 90
+) -> None:
+    """Read the child's output (into `seen`) until a line holds `marker`."""
+    assert child.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if not line and child.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return
+    raise AssertionError("never saw " + marker + ":\n" + "".join(seen))
+
+
+def finish(child: subprocess.Popen[str], seen: list[str]) -> str:
+    """Everything the child printed, once it has exited."""
+    output, _ = child.communicate(timeout=120)
+    return "".join(seen) + output

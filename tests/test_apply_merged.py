@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from tests.conftest import Tfops
 from tests.github_api import TOKEN, FakeGithub, fake_github
-from tests.helpers import commit, git, init_repo, write_files
+from tests.helpers import commit, finish, git, init_repo, start_tfops, wait_for, write_files
 from tfops.audit import open_audit
 from tfops.commands.apply import Records
 from tfops.commands.ci import CiContext
@@ -343,41 +342,12 @@ def test_compare_on_real_plans_masks_sensitive_values(tmp_path: Path) -> None:
 # ---- locks under concurrency and signals ---------------------------------------------------
 
 
-def start(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tfops", "--color", "never", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        cwd=cwd,
-    )
-
-
-def wait_for(child: subprocess.Popen[str], marker: str, seen: list[str]) -> None:
-    assert child.stdout is not None
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = child.stdout.readline()
-        if not line and child.poll() is not None:
-            break
-        seen.append(line)
-        if marker in line:
-            return
-    raise AssertionError("never saw " + marker + ":\n" + "".join(seen))
-
-
-def finish(child: subprocess.Popen[str], seen: list[str]) -> str:
-    output, _ = child.communicate(timeout=120)
-    return "".join(seen) + output
-
-
 def test_two_concurrent_applies_one_fails_cleanly(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "environments", resource("app", "v1", SLOW % 4), resource("a", "p"))
     seen: list[str] = []
-    first = start("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
+    first = start_tfops("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
     wait_for(first, "Executing:", seen)
-    second = start("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
+    second = start_tfops("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
     second_output = finish(second, [])
     assert second.returncode == 1, second_output
     assert "error: dev is locked by " in second_output and "'s run apply-" in second_output
@@ -394,9 +364,9 @@ def test_two_concurrent_applies_the_second_waits(tmp_path: Path) -> None:
         tmp_path / "environments", resource("app", "v1", SLOW % 4), resource("a", "p"), yaml
     )
     seen: list[str] = []
-    first = start("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
+    first = start_tfops("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
     wait_for(first, "Executing:", seen)
-    second = start("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
+    second = start_tfops("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
     second_output = finish(second, [])
     first_output = finish(first, seen)
     assert first.returncode == 0, first_output
@@ -418,7 +388,7 @@ def test_sigterm_during_apply_leaves_no_lock_behind(tmp_path: Path, how: str) ->
         commit(repo, {"envs/dev/main.tf": resource("app", "v2", SLOW % 60)}, "slow")
         args = ["apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates"]
     seen: list[str] = []
-    child = start(*args)
+    child = start_tfops(*args)
     wait_for(child, "Executing:", seen)
     assert lock_files(repo) == ["dev.json"]
     assert (repo / "envs/dev/.terraform.tfstate.lock.info").exists()
@@ -625,7 +595,7 @@ def test_sigterm_while_waiting_for_a_lock_stops_at_once(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "environments", resource("app", "v1"), resource("a", "p"), yaml)
     lock_pr_environments(quiet_session(repo), 9, ["dev"], who="author")
     seen: list[str] = []
-    child = start("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
+    child = start_tfops("apply", str(repo), "-e", "dev", "--auto-approve", "--no-gates")
     wait_for(child, "waiting up to 300s for it", seen)
     assert "dev is locked by #9 (author, since" in seen[-1]
     stopped = time.monotonic()

@@ -168,3 +168,16 @@ def test_markdown_report(sandbox: Path, tfops: Tfops) -> None:
     summary_at = text.index("**dev**: 7 to add")
     assert summary_at < text.index("<details>", summary_at)
     assert "\n+ module.dev_back_end.terraform_data.function\n" in text
+
+
+def test_an_unusable_output_path_is_a_clear_error(sandbox: Path, tfops: Tfops) -> None:
+    result = tfops("check", str(sandbox), "--gate", "fmt", "--sarif", "/nonexistent/dir/out.sarif")
+    assert result.exit_code == 1
+    assert "error: /nonexistent/dir/out.sarif: No such file or directory" in result.stderr
+    assert "Traceback" not in result.output and "unexpected problem" not in result.stderr
+
+
+def test_an_unknown_ref_for_changed_since_says_what_git_said(sandbox: Path, tfops: Tfops) -> None:
+    result = tfops("plan", str(sandbox), "--changed-since", "no-such-ref")
+    assert result.exit_code == 1
+    assert "cannot compare with 'no-such-ref': Not a valid object name no-such-ref" in result.stderr

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import Tfops
-from tests.helpers import git, init_repo
+from tests.helpers import finish, git, init_repo, start_tfops, wait_for
 from tests.provider_helpers import TerraformBin, require_terraform_1_0, require_terraform_on_path
-from tests.test_apply_merged import finish, merge, open_pr, start, wait_for
+from tests.test_apply_merged import merge, open_pr
 from tfops.backend import S3Backend, render_s3_backend, s3_backend_settings
 from tfops.provider.mirror import install_mirror
 
@@ -161,7 +161,7 @@ def test_sigterm_releases_terraforms_state_lock_and_tfops_lock_in_dynamodb(
     open_pr(repo, "feature", {"envs/dev/main.tf": MAIN_TF % ("v2", SLOW)}, 5, ["dev"])
     merge(repo, "feature", 5)
     seen: list[str] = []
-    child = start("apply", str(repo), "--merged", "--pr", "5", "--no-gates")
+    child = start_tfops("apply", str(repo), "--merged", "--pr", "5", "--no-gates")
     wait_for(child, "Executing:", seen)
     during = lock_ids(aws, table)
     assert {"tfops:dev", f"{bucket}/{STATE_KEY}"} <= during  # both locks are held

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Tfops
-from tests.helpers import write_files
+from tests.helpers import start_tfops, wait_for, write_files
 from tfops import process
 from tfops.config import TerraformConfig
 from tfops.errors import TfopsError
@@ -85,41 +84,10 @@ def test_terraform_diagnostics_are_shown(tmp_path: Path, tfops: Tfops) -> None:
     assert "terraform plan failed" in result.stderr
 
 
-def start_apply(path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tfops",
-            "apply",
-            str(path),
-            "-e",
-            "default",
-            "--auto-approve",
-            "--no-gates",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def wait_for(child: subprocess.Popen[str], marker: str, seen: list[str]) -> None:
-    assert child.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = child.stdout.readline()
-        seen.append(line)
-        if marker in line:
-            return
-    raise AssertionError("never saw " + marker + ":\n" + "".join(seen))
-
-
 @pytest.mark.parametrize("how", ["SIGTERM to tfops", "Ctrl-C in the terminal"])
 def test_interrupt_reaches_terraform_which_releases_its_lock(tmp_path: Path, how: str) -> None:
     write_files(tmp_path, {"main.tf": SLOW_APPLY})
-    child = start_apply(tmp_path)
+    child = start_tfops("apply", str(tmp_path), "-e", "default", "--auto-approve", "--no-gates")
     seen: list[str] = []
     wait_for(child, "Executing:", seen)
     assert (tmp_path / ".terraform.tfstate.lock.info").exists()  # terraform holds its state lock

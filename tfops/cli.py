@@ -71,6 +71,14 @@ class TfopsGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except OSError as exc:  # a path given on the command line or by Actions can't be used
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(
+                _red(f"error: {where}{exc.strerror or exc}")
+                + "\n  hint: check that the path exists and can be written",
+                err=True,
+            )
+            sys.exit(ExitCode.ERROR)
         except Exception as exc:
             if os.environ.get("TFOPS_DEBUG"):
                 traceback.print_exc()

@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TextIO
 
 from tfops.masking import Masker
@@ -121,11 +118,3 @@ class OutputSink:
         if self._pending:
             self.console._write("\n".join(self._pending))
             self._pending.clear()
-
-
-@contextmanager
-def timed(console: Console, text: str) -> Iterator[None]:
-    console.step(text)
-    start = time.monotonic()
-    yield
-    console.note(f"    done in {time.monotonic() - start:.1f}s")

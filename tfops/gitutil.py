@@ -37,7 +37,7 @@ def changed_files_since(root: Path, ref: str) -> list[str]:
         base = repo.merge_base(ref, "HEAD")
     except git.GitCommandError as exc:
         raise TfopsError(
-            f"cannot compare with {ref!r}: {exc.stderr.strip() or exc}",
+            f"cannot compare with {ref!r}: {git_message(exc)}",
             hint="fetch the ref first (e.g. `git fetch origin main`) or name an existing one",
         ) from None
     if not base:
@@ -105,3 +105,11 @@ def head_commit(root: Path) -> str | None:
         check=False,
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def git_message(exc: git.GitCommandError) -> str:
+    """What git said, without GitPython's `stderr: '…'` wrapping."""
+    text = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fatal = [line.removeprefix("fatal:").strip() for line in lines if line.startswith("fatal:")]
+    return (fatal or lines or [f"git exited with {exc.status}"])[0]

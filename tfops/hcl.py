@@ -19,7 +19,7 @@ import threading
 from collections.abc import Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,3 @@ def _token_text(node: Any) -> str:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def block_dict(block: Block) -> dict[str, Any]:
-    return asdict(block)

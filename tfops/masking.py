@@ -29,10 +29,6 @@ class Masker:
             return text
         return self._combined.sub(MASK, text)
 
-    @property
-    def active(self) -> bool:
-        return self._combined is not None
-
 
 def _literals_pattern(values: set[str]) -> str:
     """One regex for many literal values, longest match first, as a trie.

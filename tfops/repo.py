@@ -212,9 +212,6 @@ class EnvironmentsRepo:
             [self.environments[n] for n in wanted] if wanted else list(self.environments.values())
         )
 
-    def root_of(self, env: Environment) -> Root:
-        return next(r for r in self.roots if env.name in r.environments)
-
     def relative(self, path: Path) -> str:
         try:
             return self._resolve(path).relative_to(self.root).as_posix()
@@ -239,11 +236,6 @@ class EnvironmentsRepo:
         return [
             (path, block) for path in env.files if path in parsed for block in parsed[path].blocks
         ]
-
-    def root_blocks(self, root: Root) -> list[tuple[Path, Block]]:
-        files = [p for p in self._root_files(root.path) if p.suffix == ".tf"]
-        parsed = self.hcl.parse_files(files)
-        return [(path, block) for path in files for block in parsed[path].blocks]
 
     @cached_property
     def _address_owner(self) -> dict[str, str]:

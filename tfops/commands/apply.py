@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,20 +320,29 @@ def _apply_root(
 
 
 def apply_plan(
-    session: Session, root: Root, in_root: list[str], run: RootRun, trail: AuditTrail
+    session: Session,
+    root: Root,
+    in_root: list[str],
+    run: RootRun,
+    trail: AuditTrail,
+    *,
+    stored: Callable[[dict[str, str]], None] = lambda sha: None,
+    why: str = "",
 ) -> None:
     """Keep `run`'s plan in the store, apply exactly that plan file, write the audit lines.
 
-    A failed apply is audited and raised; an interrupted one is left to the caller's
+    `stored` hears the kept plans' sha256 per environment before terraform runs. A failed
+    apply is audited and raised; an interrupted one is left to the caller's
     `trail.interrupted_is_recorded`.
     """
     assert run.planfile is not None
-    stored = trail.records.keep(
+    kept = trail.records.keep(
         session, run, in_root, kind="apply", commit=trail.commit, pr=trail.pr, who=trail.who
     )
-    sha = {env: record.sha256 for env, record in stored.items()}
+    sha = {env: record.sha256 for env, record in kept.items()}
+    stored(sha)
     console = session.console
-    console.step(f"Applying {', '.join(in_root)}")
+    console.step(f"Applying {', '.join(in_root)}{why}")
     try:
         session.terraform(root, console.sink(session.label(root))).apply(run.planfile)
     except Interrupted:

@@ -26,6 +26,7 @@ from tfops import gitutil, process
 from tfops.commands.apply import (
     AuditTrail,
     Records,
+    apply_plan,
     signed_commit_refusals,
     targets_for,
 )
@@ -315,7 +316,7 @@ def _merge_root(
         ):
             trail.start()
             with trail.interrupted_is_recorded(in_root):
-                _plan_compare_apply(session, records, root, in_root, stored, trail, gates, result)
+                _plan_compare_apply(session, root, in_root, stored, trail, gates, result)
     except LockHeld as exc:
         for env in in_root:
             _refuse(result, trail, env, f"not applied: {exc.message}")
@@ -323,7 +324,6 @@ def _merge_root(
 
 def _plan_compare_apply(
     session: Session,
-    records: Records,
     root: Root,
     in_root: list[str],
     stored: dict[str, StoredPlan],
@@ -386,26 +386,29 @@ def _plan_compare_apply(
     if not summary.has_changes:
         trail.write(in_root, "no-changes")
         return
-    applied = records.keep(
-        session, run, in_root, kind="apply", commit=trail.commit, pr=trail.pr, who=trail.who
-    )
-    sha = {env: record.sha256 for env, record in applied.items()}
-    for outcome in outcomes:
-        outcome.plan_sha256 = sha[outcome.environment]
-    console.step(f"Applying {', '.join(in_root)} (as reviewed on #{trail.pr})")
+
+    def note_hashes(sha: dict[str, str]) -> None:
+        for outcome in outcomes:
+            outcome.plan_sha256 = sha[outcome.environment]
+
     try:
-        session.terraform(root, console.sink(session.label(root))).apply(run.planfile)
+        apply_plan(
+            session,
+            root,
+            in_root,
+            run,
+            trail,
+            stored=note_hashes,
+            why=f" (as reviewed on #{trail.pr})",
+        )
     except Interrupted:
         raise
-    except TfopsError as exc:
-        detail = session.masker(str(exc))
+    except TfopsError as exc:  # audited by apply_plan; the merge reports it per environment
         for outcome in outcomes:
-            outcome.result, outcome.detail = "failed", detail
-        trail.write(in_root, "failed", sha=sha, detail=detail)
+            outcome.result, outcome.detail = "failed", session.masker(str(exc))
         return
     for outcome in outcomes:
         outcome.result = "applied"
-    trail.write(in_root, "applied", sha=sha)
 
 
 def _ok(run: RootRun) -> bool:

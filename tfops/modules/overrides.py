@@ -43,9 +43,3 @@ def write_override(root: Path, sources: dict[str, str]) -> Path | None:
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
     return path
-
-
-def remove_override(root: Path) -> None:
-    path = root / OVERRIDE_FILE
-    if path.exists() and path.read_text(encoding="utf-8").startswith(MARKER):
-        path.unlink()

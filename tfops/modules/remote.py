@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tfops.errors import ModuleRefError
-from tfops.versions import sort_tags
 
 if TYPE_CHECKING:
     import git
@@ -26,9 +25,6 @@ class RemoteRefs:
     tags: dict[str, str] = field(default_factory=dict)  # tag → commit sha
     branches: dict[str, str] = field(default_factory=dict)  # branch → commit sha
     head: str | None = None
-
-    def sorted_tags(self) -> list[str]:
-        return sort_tags(self.tags)
 
     def resolve(self, ref: str) -> str | None:
         """The commit a ref names: a tag, a branch, or a full SHA (taken as is)."""
@@ -116,11 +112,8 @@ class RemoteLister:
 
 
 def _reason(exc: git.GitCommandError) -> str:
-    stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    if exc.status == -9 or "timed out" in stderr or "Timeout" in stderr:
+    from tfops.gitutil import git_message
+
+    if exc.status == -9 or "timed out" in str(exc.stderr) or "Timeout" in str(exc.stderr):
         return "timed out"
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    fatal = [ln.removeprefix("fatal:").strip() for ln in lines if ln.startswith("fatal:")]
-    if fatal:
-        return fatal[0]
-    return lines[0] if lines else f"git exited with {exc.status}"
+    return git_message(exc)

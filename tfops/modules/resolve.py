@@ -88,12 +88,6 @@ class TagIndex:
         return text
 
 
-def is_release(tag: str, pattern: re.Pattern[str]) -> bool:
-    """A tag that counts as a release: matches the pattern and is not a pre-release."""
-    version = parse_version(tag)
-    return bool(pattern.search(tag)) and not (version is not None and version.is_prerelease)
-
-
 def is_prerelease(tag: str) -> bool:
     version = parse_version(tag)
     return version is not None and version.is_prerelease

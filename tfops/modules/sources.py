@@ -37,15 +37,6 @@ class ModuleSource:
     registry: str | None = None  # registry address, e.g. hashicorp/consul/aws
     query: tuple[tuple[str, str], ...] = ()  # query parameters other than ref
 
-    @property
-    def is_git(self) -> bool:
-        return self.kind in ("git", "sibling")
-
-    @property
-    def repo_key(self) -> str:
-        """One key per repository, so each is listed once per run."""
-        return self.url or self.path or self.registry or self.raw
-
     def with_ref(self, ref: str) -> str:
         """This source string with its ref replaced (or added), everything else unchanged."""
         base, _, query = self.raw.partition("?")

@@ -10,6 +10,7 @@ from pathlib import Path
 import git
 
 from tfops.errors import TfopsError
+from tfops.gitutil import git_message
 from tfops.modules.calls import module_calls
 from tfops.modules.resolve import display_url
 from tfops.modules.siblings import sibling_url
@@ -94,8 +95,7 @@ class Clone:
         try:
             runner.execute(["git", *args], kill_after_timeout=GIT_TIMEOUT_SECONDS, env=GIT_ENV)
         except git.GitCommandError as exc:
-            said = str(exc.stderr or "").strip().splitlines()
-            detail = " ".join(line.strip() for line in said[-3:]) or str(exc)
+            detail = git_message(exc)
             raise FetchError(
                 f"git {args[0]} of {display_url(self.url)} failed: {_hide_url(detail, self.url)}",
                 hint="check the URL, the network and the credentials git uses "
