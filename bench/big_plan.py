@@ -284,10 +284,10 @@ def render_comment(report: Any, mask: Any) -> str:
 
 def measure(plan_path: Path, repo_path: Path) -> dict[str, Any]:
     from tfops.masking import Masker
-    from tfops.plan import load_plan, sensitive_values, summarize
+    from tfops.plan.model import load_plan, sensitive_values, summarize
     from tfops.render import Report
     from tfops.render.text import TextRenderer
-    from tfops.repo import EnvironmentsRepo
+    from tfops.repo.environments import EnvironmentsRepo
 
     repo = EnvironmentsRepo(repo_path)
     root = repo.roots[0]

@@ -327,7 +327,7 @@ def resolve_modules(repo: Any) -> list[Any]:
 def measure(path: Path) -> dict[str, Any]:
     """Discovery, module resolution and affected environments, each timed."""
     started = time.perf_counter()
-    from tfops.repo import EnvironmentsRepo
+    from tfops.repo.environments import EnvironmentsRepo
 
     imported = time.perf_counter()
     repo = EnvironmentsRepo(path)

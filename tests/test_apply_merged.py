@@ -20,7 +20,6 @@ import pytest
 from tests.conftest import Tfops
 from tests.github_api import TOKEN, FakeGithub, fake_github
 from tests.helpers import commit, finish, git, init_repo, start_tfops, wait_for, write_files
-from tfops.audit import open_audit
 from tfops.commands.apply import Records
 from tfops.commands.ci import CiContext
 from tfops.commands.merge import (
@@ -30,13 +29,14 @@ from tfops.commands.merge import (
     record_pr_plans,
     release_pr_environments,
 )
-from tfops.compare import compare
 from tfops.console import Console
-from tfops.github import GithubEvent
-from tfops.locks import open_locks
+from tfops.github.client import GithubEvent
+from tfops.pipeline.session import Session
+from tfops.plan.compare import compare
 from tfops.provider.mirror import install_mirror
-from tfops.session import Session
-from tfops.store import PlanKey
+from tfops.records.audit import open_audit
+from tfops.records.locks import open_locks
+from tfops.records.store import PlanKey
 
 TFOPS_YAML = """environments:
   dev: {}

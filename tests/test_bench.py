@@ -23,9 +23,9 @@ from bench import run as bench_run
 from bench.common import PROJECT, Figure
 from tfops.config import TerraformConfig
 from tfops.errors import HclSyntaxError
-from tfops.hcl import HclCache
-from tfops.repo import EnvironmentsRepo
-from tfops.terraform import find_terraform
+from tfops.repo.environments import EnvironmentsRepo
+from tfops.repo.hcl import HclCache
+from tfops.terraform.runner import find_terraform
 
 
 def _measured(figures: list[Figure], count: int) -> None:

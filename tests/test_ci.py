@@ -20,8 +20,8 @@ from click.testing import Result
 from tests.conftest import Tfops
 from tests.github_api import READ_ONLY_TOKEN, TOKEN, FakeGithub, fake_github
 from tests.helpers import commit, git, init_repo
-from tfops import github as github_module
-from tfops.github import GithubClient, GithubError, GithubForbidden
+from tfops.github import client as github_module
+from tfops.github.client import GithubClient, GithubError, GithubForbidden
 
 SECRET = "dfp_live_5f3a9c2e7b1d4e6f"  # in the example's secrets.auto.tfvars; masked by config
 REPO = "acme/environments"
@@ -505,7 +505,7 @@ def test_help_and_invalid_commands_get_a_reply(
 
 
 def test_unlock_releases_a_held_lock(sandbox: Path, actions: Actions, api: FakeGithub) -> None:
-    locks = pytest.importorskip("tfops.locks")
+    locks = pytest.importorskip("tfops.records.locks")
     from tfops.config import load_config
 
     backend = locks.open_locks(load_config(sandbox)[0], sandbox)

@@ -8,10 +8,10 @@ from typing import Any
 
 from tests.github_api import TOKEN, fake_github
 from tfops.gates.base import Finding, GateResult
-from tfops.github import GithubClient
+from tfops.github.client import GithubClient
 from tfops.masking import Masker
 from tfops.modules.inventory import ModuleStatus
-from tfops.plan import PlanSummary, summarize
+from tfops.plan.model import PlanSummary, summarize
 from tfops.render import Report
 from tfops.render.comment import (
     COMMENT_BUDGET,

@@ -16,8 +16,8 @@ from tests.github_api import TOKEN, FakeGithub, fake_github
 from tests.helpers import commit, init_repo
 from tests.provider_helpers import TerraformBin, require_terraform_1_0, require_terraform_on_path
 from tests.slack_webhook import Slack, slack_webhook
-from tfops.audit import open_audit
 from tfops.config import load_config
+from tfops.records.audit import open_audit
 
 SECRET = "dfp_live_5f3a9c2e7b1d4e6f"  # the example masks anything shaped like it
 REPO = "acme/environments"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tfops.errors import HclSyntaxError
-from tfops.hcl import HclCache, parse_text
+from tfops.repo.hcl import HclCache, parse_text
 
 TEXT = """terraform {
   required_version = ">= 1.0"

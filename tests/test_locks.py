@@ -18,7 +18,7 @@ import pytest
 
 from tfops.config import LocksConfig, TfopsConfig
 from tfops.errors import ConfigError, TfopsError
-from tfops.locks import (
+from tfops.records.locks import (
     DynamoLocks,
     FileLocks,
     LockBackend,
@@ -214,8 +214,8 @@ def test_only_one_of_many_concurrent_holders_wins(backend_factory: Factory) -> N
 
 def test_file_locks_exclude_other_processes(tmp_path: Path) -> None:
     script = (
-        "import sys; from pathlib import Path; from tfops.locks import FileLocks, LockHolder, "
-        "LockHeld\n"
+        "import sys; from pathlib import Path\n"
+        "from tfops.records.locks import FileLocks, LockHolder, LockHeld\n"
         "try:\n"
         "    FileLocks(Path(sys.argv[1])).acquire('prod', LockHolder.for_pr(int(sys.argv[2]), "
         "who='p'))\n"

@@ -20,8 +20,8 @@ from tfops.gates.pins import PinsGate
 from tfops.modules.calls import module_calls
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import Resolver, TagIndex
-from tfops.repo import EnvironmentsRepo
-from tfops.versions import sort_tags
+from tfops.repo.environments import EnvironmentsRepo
+from tfops.terraform.versions import sort_tags
 
 MODULE = 'variable "x" {\n  default = 1\n}\n'
 

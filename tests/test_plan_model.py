@@ -15,9 +15,9 @@ from tests.provider_helpers import (
     require_terraform_on_path,
     run_terraform,
 )
-from tfops.plan import SENSITIVE, PlanSummary, sensitive_values, summarize
+from tfops.plan.model import SENSITIVE, PlanSummary, sensitive_values, summarize
 from tfops.provider.mirror import install_mirror
-from tfops.repo import top_level_address
+from tfops.repo.environments import top_level_address
 
 PROVIDER = """terraform {
   required_providers {

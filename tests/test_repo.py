@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import commit, init_repo, write_files
 from tfops.errors import ConfigError, TfopsError
-from tfops.repo import EnvironmentsRepo, top_level_address
+from tfops.repo.environments import EnvironmentsRepo, top_level_address
 
 PREFIX = {
     "main.tf": "locals {\n  a = 1\n}\n",

@@ -13,7 +13,7 @@ from tfops.modules.overrides import write_override
 from tfops.modules.prepare import prepare_root
 from tfops.modules.remote import RemoteLister
 from tfops.modules.siblings import resolve_sibling
-from tfops.repo import EnvironmentsRepo
+from tfops.repo.environments import EnvironmentsRepo
 
 MODULE = 'resource "terraform_data" "x" {\n  input = 1\n}\n'
 

@@ -12,10 +12,10 @@ import pytest
 
 from tests.conftest import Tfops
 from tests.helpers import init_repo
-from tfops.audit import AuditEntry, AuditLog, open_audit
 from tfops.config import StoreConfig, TfopsConfig
 from tfops.errors import ConfigError, TfopsError
-from tfops.store import (
+from tfops.records.audit import AuditEntry, AuditLog, open_audit
+from tfops.records.store import (
     IntegrityError,
     LocalPlanStore,
     PlanKey,

@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import Tfops
 from tests.helpers import start_tfops, wait_for, write_files
-from tfops import process
 from tfops.config import TerraformConfig
 from tfops.errors import TfopsError
-from tfops.hcl import HclCache
-from tfops.terraform import check_required_version, find_terraform
+from tfops.repo.hcl import HclCache
+from tfops.terraform import process
+from tfops.terraform.runner import check_required_version, find_terraform
 
 SLOW_APPLY = """resource "terraform_data" "slow" {
   input = "x"

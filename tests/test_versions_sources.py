@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tfops.modules.sources import git_source, parse_source
-from tfops.versions import is_exact, satisfies, sort_tags
+from tfops.terraform.versions import is_exact, satisfies, sort_tags
 
 
 @pytest.mark.parametrize(

@@ -25,11 +25,11 @@ from tests.conftest import Tfops
 from tests.helpers import commit, git, init_repo
 from tests.slack_webhook import Slack, slack_webhook
 from tests.test_drift import ORIGINAL
-from tfops.audit import open_audit
 from tfops.config import load_config
 from tfops.console import Console
-from tfops.health import HealthServer
-from tfops.locks import LockHolder, open_locks
+from tfops.records.audit import open_audit
+from tfops.records.locks import LockHolder, open_locks
+from tfops.server.health import HealthServer
 from tfops.watch import Watcher, WatchOptions, backoff_seconds, exclusive
 
 BAD_DEV_DNS = 'resource "terraform_data" "dev_zone" {\n  input = var.nope\n}\n'

@@ -20,7 +20,7 @@ from tfops.commands.options import (
 )
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
-from tfops.process import forward_signals
+from tfops.terraform.process import forward_signals
 
 FORMAT_OPT = click.option(
     "--format",

@@ -21,16 +21,17 @@ from typing import TextIO
 
 import click
 
-from tfops import gitutil, process
-from tfops.audit import AuditEntry, AuditLog, Result, now_iso, open_audit
+from tfops import gitutil
 from tfops.commands.options import environments_option, no_gates_option, path_argument
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
-from tfops.locks import LockBackend, LockHeld, LockHolder, held, open_locks
-from tfops.repo import TF_SUFFIXES, VAR_SUFFIXES, WORK_DIR, Root
-from tfops.session import RootRun, Session
-from tfops.store import Kind, PlanKey, PlanRecord, PlanStore, open_store, repo_name
+from tfops.pipeline.session import RootRun, Session
+from tfops.records.audit import AuditEntry, AuditLog, Result, now_iso, open_audit
+from tfops.records.locks import LockBackend, LockHeld, LockHolder, held, open_locks
+from tfops.records.store import Kind, PlanKey, PlanRecord, PlanStore, open_store, repo_name
+from tfops.repo.environments import TF_SUFFIXES, VAR_SUFFIXES, WORK_DIR, Root
+from tfops.terraform import process
 
 
 @dataclass

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from tfops.audit import AuditEntry, open_audit
 from tfops.commands.options import path_argument
-from tfops.repo import EnvironmentsRepo
+from tfops.records.audit import AuditEntry, open_audit
+from tfops.repo.environments import EnvironmentsRepo
 
 
 def _row(entry: AuditEntry) -> str:

@@ -19,9 +19,9 @@ from tfops import gitutil
 from tfops.commands import apply as apply_command
 from tfops.commands.ci import CiContext, plan_pull_request
 from tfops.errors import ExitCode, TfopsError
-from tfops.github import GithubClient
+from tfops.github.client import GithubClient
+from tfops.pipeline.session import Session
 from tfops.render.markdown import render_template
-from tfops.session import Session
 
 PREFIX = "/tfops"
 VERBS = ("plan", "apply", "unlock", "help")
@@ -218,7 +218,7 @@ def _apply(
 def _unlock(
     ctx: CiContext, session: Session, client: GithubClient, number: int, command: Command
 ) -> Outcome:
-    from tfops.locks import open_locks
+    from tfops.records.locks import open_locks
 
     (env,) = command.environments
     try:

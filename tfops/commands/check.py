@@ -21,13 +21,13 @@ from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
 from tfops.errors import ExitCode, HclSyntaxError, ModuleRefError, TfopsError
 from tfops.gates import ORDER, GateResult, registry
-from tfops.plan import PlanSummary
+from tfops.pipeline.session import Session
+from tfops.plan.model import PlanSummary
 from tfops.render import Report
 from tfops.render.annotations import workflow_commands
 from tfops.render.sarif import sarif
 from tfops.render.text import TextRenderer
-from tfops.repo import Root
-from tfops.session import Session
+from tfops.repo.environments import Root
 
 if TYPE_CHECKING:
     from tfops.cli import State

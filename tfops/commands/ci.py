@@ -29,12 +29,12 @@ from tfops.commands.options import (
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, TfopsError
-from tfops.github import GithubClient, GithubError, GithubEvent, GithubForbidden
+from tfops.github.client import GithubClient, GithubError, GithubEvent, GithubForbidden
 from tfops.modules.inventory import build_inventory
+from tfops.pipeline.session import RootRun, Session
 from tfops.render import Report
 from tfops.render.annotations import workflow_commands
 from tfops.render.comment import COMMENT_BUDGET, SUMMARY_BUDGET, marker, render_report
-from tfops.session import RootRun, Session
 
 PLAN_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 

@@ -24,14 +24,14 @@ from tfops import __version__
 from tfops.commands.apply import AuditTrail, Records, apply_unattended
 from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
-from tfops.drift import Detection, DriftReport, EnvironmentDrift, detect
 from tfops.errors import ExitCode
-from tfops.github import GithubClient, GithubError
-from tfops.locks import LockHolder
+from tfops.github.client import GithubClient, GithubError
 from tfops.notify import post_slack
+from tfops.pipeline.drift import Detection, DriftReport, EnvironmentDrift, detect
+from tfops.pipeline.session import Session
+from tfops.records.locks import LockHolder
 from tfops.render.comment import SUMMARY_LIMIT
-from tfops.repo import SHARED
-from tfops.session import Session
+from tfops.repo.environments import SHARED
 
 if TYPE_CHECKING:
     from tfops.commands.ci import CiContext

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tfops.repo import EnvironmentsRepo
+from tfops.repo.environments import EnvironmentsRepo
 
 
 def run(

@@ -17,8 +17,8 @@ import click
 
 from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
-from tfops.github import GithubEvent
-from tfops.session import Session
+from tfops.github.client import GithubEvent
+from tfops.pipeline.session import Session
 
 
 def matrix(

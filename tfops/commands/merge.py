@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tfops import gitutil, process
+from tfops import gitutil
 from tfops.commands.apply import (
     AuditTrail,
     Records,
@@ -30,11 +30,12 @@ from tfops.commands.apply import (
     signed_commit_refusals,
     targets_for,
 )
-from tfops.compare import Comparison, changes, compare
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
-from tfops.github import GithubError
-from tfops.locks import (
+from tfops.github.client import GithubError
+from tfops.pipeline.session import RootRun, Session
+from tfops.plan.compare import Comparison, changes, compare
+from tfops.records.locks import (
     LockHeld,
     LockHolder,
     LockInfo,
@@ -42,10 +43,10 @@ from tfops.locks import (
     lock_for_pr,
     release_pr_locks,
 )
+from tfops.records.store import IntegrityError, PlanRecord, StoredPlan
 from tfops.render.markdown import render_template
-from tfops.repo import SHARED, Root
-from tfops.session import RootRun, Session
-from tfops.store import IntegrityError, PlanRecord, StoredPlan
+from tfops.repo.environments import SHARED, Root
+from tfops.terraform import process
 
 if TYPE_CHECKING:
     from tfops.commands.ci import CiContext
@@ -506,7 +507,7 @@ def handle_event(ctx: CiContext) -> ExitCode:
 
 def find_merged_pr(commit: str) -> tuple[int, str | None]:
     """The merged PR of `commit` and its last commit, from the GitHub API."""
-    from tfops.github import GithubEvent
+    from tfops.github.client import GithubEvent
 
     pulls = GithubEvent.from_environ().client().pull_requests_for_commit(commit)
     merged = [p for p in pulls if p.get("merged_at")]

@@ -19,9 +19,9 @@ from tfops.modules.calls import module_calls
 from tfops.modules.inventory import Inventory, ModuleStatus, build_inventory
 from tfops.modules.lock import LockFile, lock_path
 from tfops.modules.resolve import Resolver
+from tfops.pipeline.session import Session
 from tfops.render.markdown import render_template
-from tfops.repo import Environment
-from tfops.session import Session
+from tfops.repo.environments import Environment
 
 if TYPE_CHECKING:
     from tfops.cli import State

@@ -10,10 +10,10 @@ from tfops import gitutil
 from tfops.commands.check import annotate
 from tfops.console import Console
 from tfops.errors import ExitCode
+from tfops.pipeline.session import RootRun, Session, merged_summary
 from tfops.render import Report
 from tfops.render.markdown import render_markdown
 from tfops.render.text import TextRenderer
-from tfops.session import RootRun, Session, merged_summary
 
 
 def report_for(session: Session, runs: list[RootRun], envs: list[str]) -> Report:

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from tfops.commands.options import path_argument
-from tfops.repo import EnvironmentsRepo
-from tfops.store import PlanRecord, open_store, parse_age
+from tfops.records.store import PlanRecord, open_store, parse_age
+from tfops.repo.environments import EnvironmentsRepo
 
 
 def _row(record: PlanRecord) -> str:

@@ -31,8 +31,8 @@ from tfops.modules.promote import (
     snapshot,
 )
 from tfops.modules.resolve import Resolver
-from tfops.repo import EnvironmentsRepo, Root
-from tfops.session import Session
+from tfops.pipeline.session import Session
+from tfops.repo.environments import EnvironmentsRepo, Root
 
 if TYPE_CHECKING:
     from tfops.cli import State

@@ -9,8 +9,8 @@ import click
 
 from tfops.commands.options import environments_option, path_argument
 from tfops.errors import TfopsError
-from tfops.locks import LockInfo, open_locks
-from tfops.repo import EnvironmentsRepo
+from tfops.records.locks import LockInfo, open_locks
+from tfops.repo.environments import EnvironmentsRepo
 
 
 def _row(info: LockInfo) -> str:

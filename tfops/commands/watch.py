@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from tfops.commands.options import no_gates_option
-from tfops.health import parse_listen
+from tfops.server.health import parse_listen
 from tfops.watch import Watcher, WatchOptions
 
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
-from tfops import process
 from tfops.config import SEVERITY_ORDER, GateConfig, Severity
+from tfops.terraform import process
 
 if TYPE_CHECKING:
     from tfops.console import Console
     from tfops.modules.remote import RemoteLister
-    from tfops.repo import EnvironmentsRepo, Root
-    from tfops.terraform import Terraform
+    from tfops.repo.environments import EnvironmentsRepo, Root
+    from tfops.terraform.runner import Terraform
 
 Status = Literal["passed", "failed", "skipped", "error"]
 

@@ -19,7 +19,7 @@ from tfops.gates.base import (
     severity_of,
     tool_output,
 )
-from tfops.repo import OVERRIDE_FILE
+from tfops.repo.environments import OVERRIDE_FILE
 
 
 class CheckovGate:

@@ -16,8 +16,8 @@ from tfops.gates.base import Finding, GateContext
 from tfops.modules.calls import module_calls
 from tfops.modules.lock import LockFile, lock_path
 from tfops.modules.resolve import ResolvedModule, Resolver, display_url, is_prerelease
-from tfops.repo import EnvironmentsRepo
-from tfops.versions import is_exact
+from tfops.repo.environments import EnvironmentsRepo
+from tfops.terraform.versions import is_exact
 
 
 class PinsGate:

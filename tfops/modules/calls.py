@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfops.modules.sources import ModuleSource, parse_source
-from tfops.repo import Environment, EnvironmentsRepo
+from tfops.repo.environments import Environment, EnvironmentsRepo
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import git
 
-from tfops.hcl import default_cache_dir
 from tfops.modules.calls import module_calls
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import ResolvedModule, Resolver, display_url, registry_versions
-from tfops.repo import Environment, EnvironmentsRepo
-from tfops.versions import is_exact, parse_version
+from tfops.repo.environments import Environment, EnvironmentsRepo
+from tfops.repo.hcl import default_cache_dir
+from tfops.terraform.versions import is_exact, parse_version
 
 
 @dataclass(frozen=True)

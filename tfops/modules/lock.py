@@ -27,7 +27,7 @@ from typing import Any
 
 from tfops.errors import TfopsError
 from tfops.modules.resolve import ResolvedModule
-from tfops.repo import EnvironmentsRepo
+from tfops.repo.environments import EnvironmentsRepo
 
 LOCK_VERSION = 1
 

@@ -10,7 +10,7 @@ from tfops.modules.overrides import write_override
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import Resolver, display_url
 from tfops.modules.sources import ModuleSource, git_source
-from tfops.repo import EnvironmentsRepo, Root
+from tfops.repo.environments import EnvironmentsRepo, Root
 
 MAX_TAGS_SHOWN = 10
 

@@ -18,7 +18,7 @@ from tfops.gates.pins import pin_findings
 from tfops.modules.calls import ModuleCall, module_calls
 from tfops.modules.resolve import ResolvedModule
 from tfops.modules.sources import parse_source
-from tfops.repo import Environment, EnvironmentsRepo
+from tfops.repo.environments import Environment, EnvironmentsRepo
 
 
 @dataclass(frozen=True)

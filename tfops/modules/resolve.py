@@ -27,8 +27,8 @@ from tfops.modules.calls import ModuleCall
 from tfops.modules.remote import RemoteLister, RemoteRefs
 from tfops.modules.siblings import checkout_top, resolve_sibling
 from tfops.modules.sources import ModuleSource, is_full_sha
-from tfops.repo import EnvironmentsRepo
-from tfops.versions import Version, parse_version, sort_tags
+from tfops.repo.environments import EnvironmentsRepo
+from tfops.terraform.versions import Version, parse_version, sort_tags
 
 RefKind = Literal[
     "tag",  # a tag of the module's repository

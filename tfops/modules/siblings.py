@@ -17,7 +17,7 @@ from tfops import gitutil
 from tfops.errors import ModuleRefError
 from tfops.modules.calls import ModuleCall
 from tfops.modules.sources import ModuleSource
-from tfops.repo import EnvironmentsRepo
+from tfops.repo.environments import EnvironmentsRepo
 
 
 def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:

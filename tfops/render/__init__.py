@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tfops.gates.base import GateResult
-from tfops.plan import PlanSummary
+from tfops.plan.model import PlanSummary
 
 if TYPE_CHECKING:
     from tfops.modules.inventory import ModuleStatus  # its builder imports GitPython

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Any
 
-from tfops.plan import EnvironmentPlan, ResourceChange
+from tfops.plan.model import EnvironmentPlan, ResourceChange
 from tfops.render import Report
 from tfops.render.markdown import diff_lines, fence, render_template
 

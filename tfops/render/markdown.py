@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from tfops.plan import OutputChange, ResourceChange
+from tfops.plan.model import OutputChange, ResourceChange
 from tfops.render import ACTION_SYMBOLS, Report
 
 # In Markdown diff blocks an update is `!`, which GitHub colours (a `~` it leaves plain).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tfops.gates.base import GateResult
-from tfops.plan import EnvironmentPlan, ResourceChange
+from tfops.plan.model import EnvironmentPlan, ResourceChange
 from tfops.render import ACTION_SYMBOLS, Report
 
 COLOURS = {

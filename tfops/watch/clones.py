@@ -14,7 +14,7 @@ from tfops.gitutil import git_message
 from tfops.modules.calls import module_calls
 from tfops.modules.resolve import display_url
 from tfops.modules.siblings import sibling_url
-from tfops.repo import EnvironmentsRepo
+from tfops.repo.environments import EnvironmentsRepo
 
 GIT_TIMEOUT_SECONDS = 300.0
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0"}  # a service must never wait for a password prompt

@@ -18,7 +18,6 @@ from typing import Any
 import git
 
 from tfops import __version__
-from tfops.audit import now_iso
 from tfops.commands.apply import (
     AuditTrail,
     Records,
@@ -27,14 +26,15 @@ from tfops.commands.apply import (
 )
 from tfops.commands.drift import check, notify_slack, sync_issues
 from tfops.console import Console
-from tfops.drift import DriftReport
 from tfops.errors import ExitCode, Interrupted, TfopsError
-from tfops.github import DEFAULT_API_URL, GithubClient, GithubError
-from tfops.health import HealthServer
-from tfops.locks import LockHolder
+from tfops.github.client import DEFAULT_API_URL, GithubClient, GithubError
 from tfops.modules.resolve import display_url
-from tfops.repo import EnvironmentsRepo, Root
-from tfops.session import Session
+from tfops.pipeline.drift import DriftReport
+from tfops.pipeline.session import Session
+from tfops.records.audit import now_iso
+from tfops.records.locks import LockHolder
+from tfops.repo.environments import EnvironmentsRepo, Root
+from tfops.server.health import HealthServer
 from tfops.watch.clones import Clone, FetchError, ModuleRepo, module_repos
 from tfops.watch.state import (
     RETRIED,

@@ -17,10 +17,10 @@ whose process is gone on this host, or whose lease expired (the run died elsewhe
 lock has neither and is never stale: `tfops unlock -e ENV` breaks it.
 """
 
-from tfops.locks.dynamodb import DynamoLocks
-from tfops.locks.file import FileLocks
-from tfops.locks.holding import held, lock_for_pr, open_locks, release_pr_locks
-from tfops.locks.model import LockBackend, LockHeld, LockHolder, LockInfo
+from tfops.records.locks.dynamodb import DynamoLocks
+from tfops.records.locks.file import FileLocks
+from tfops.records.locks.holding import held, lock_for_pr, open_locks, release_pr_locks
+from tfops.records.locks.model import LockBackend, LockHeld, LockHolder, LockInfo
 
 __all__ = [
     "DynamoLocks",

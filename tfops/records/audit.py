@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tfops.config import TfopsConfig
-from tfops.store import Blobs, LocalBlobs, store_blobs
+from tfops.records.store import Blobs, LocalBlobs, store_blobs
 
 Result = Literal["applied", "no-changes", "refused", "failed", "interrupted"]
 LOG_FILE = "audit.jsonl"

@@ -15,9 +15,9 @@ from tfops.errors import ConfigError, TfopsError
 if TYPE_CHECKING:
     pass
 
-from tfops.locks.dynamodb import DynamoLocks
-from tfops.locks.file import FileLocks
-from tfops.locks.model import (
+from tfops.records.locks.dynamodb import DynamoLocks
+from tfops.records.locks.file import FileLocks
+from tfops.records.locks.model import (
     LEASE_SECONDS,
     LockBackend,
     LockHeld,

@@ -170,7 +170,7 @@ class LocalBlobs:
 
 class S3Blobs:
     def __init__(self, bucket: str, prefix: str, client: S3Client | None = None):
-        from tfops.aws import s3_client
+        from tfops.records.aws import s3_client
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -184,7 +184,7 @@ class S3Blobs:
     def _errors(self, what: str) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from tfops.aws import aws_error, error_code
+        from tfops.records.aws import aws_error, error_code
 
         try:
             yield
@@ -202,7 +202,7 @@ class S3Blobs:
     def read(self, path: str) -> bytes | None:
         from botocore.exceptions import ClientError
 
-        from tfops.aws import error_code
+        from tfops.records.aws import error_code
 
         with self._errors(f"reading {self.location}/{path}"):
             try:

@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tfops import gitutil
-from tfops.audit import now_iso
-from tfops.plan import EnvironmentPlan, ResourceChange
+from tfops.pipeline.session import RootRun, Session, merged_summary
+from tfops.plan.model import EnvironmentPlan, ResourceChange
+from tfops.records.audit import now_iso
 from tfops.render.comment import COMMENT_BUDGET
 from tfops.render.text import TextRenderer
-from tfops.repo import SHARED
-from tfops.session import RootRun, Session, merged_summary
+from tfops.repo.environments import SHARED
 
 # Resources listed per environment in a Slack message; the issue and the log list all.
 SLACK_RESOURCES = 5

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tfops.versions import satisfies
+from tfops.terraform.versions import satisfies
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-from tfops.locks.model import (
+from tfops.records.locks.model import (
     KEY_PREFIX,
     LEASE_SECONDS,
     LockInfo,
@@ -33,7 +33,7 @@ class DynamoLocks(_CompareAndSwap):
         warn: Warn | None = None,
         lease_seconds: float = 0,
     ):
-        from tfops.aws import dynamodb_client
+        from tfops.records.aws import dynamodb_client
 
         self.table = table
         self.client = client or dynamodb_client()
@@ -63,7 +63,7 @@ class DynamoLocks(_CompareAndSwap):
     def _errors(self, what: str) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from tfops.aws import aws_error, error_code
+        from tfops.records.aws import aws_error, error_code
 
         try:
             yield
@@ -84,7 +84,7 @@ class DynamoLocks(_CompareAndSwap):
     def _conditional(self, call: Callable[[], object], what: str) -> bool:
         from botocore.exceptions import ClientError
 
-        from tfops.aws import error_code
+        from tfops.records.aws import error_code
 
         with self._errors(what):
             try:

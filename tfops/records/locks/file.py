@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 if TYPE_CHECKING:
     pass
 
-from tfops.locks.model import (
+from tfops.records.locks.model import (
     _EPOCH,
     LEASE_SECONDS,
     LockInfo,

@@ -18,13 +18,13 @@ from typing import Any
 from python_terraform import IsFlagged
 from python_terraform import Terraform as _ArgBuilder
 
-from tfops import process
 from tfops.config import TerraformConfig
 from tfops.errors import TerraformError, TfopsError
-from tfops.hcl import HclCache, default_cache_dir
-from tfops.plan import load_plan
-from tfops.process import Result, Sink
-from tfops.versions import satisfies
+from tfops.plan.model import load_plan
+from tfops.repo.hcl import HclCache, default_cache_dir
+from tfops.terraform import process
+from tfops.terraform.process import Result, Sink
+from tfops.terraform.versions import satisfies
 
 
 @dataclass(frozen=True)

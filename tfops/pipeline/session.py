@@ -20,9 +20,14 @@ from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
 from tfops.masking import Masker
 from tfops.modules.prepare import SiblingModule, prepare_root
 from tfops.modules.remote import RemoteLister
-from tfops.plan import PlanSummary, sensitive_values, summarize
-from tfops.repo import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
-from tfops.terraform import Terraform, TerraformBinary, check_required_version, find_terraform
+from tfops.plan.model import PlanSummary, sensitive_values, summarize
+from tfops.repo.environments import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
+from tfops.terraform.runner import (
+    Terraform,
+    TerraformBinary,
+    check_required_version,
+    find_terraform,
+)
 
 
 @dataclass

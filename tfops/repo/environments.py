@@ -18,7 +18,7 @@ from typing import Literal
 
 from tfops.config import EnvironmentConfig, TfopsConfig, load_config
 from tfops.errors import ConfigError, TfopsError
-from tfops.hcl import Block, HclCache
+from tfops.repo.hcl import Block, HclCache
 
 Layout = Literal["prefix", "directory"]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfops.plan import action_of
+from tfops.plan.model import action_of
 
 SENSITIVE = "(sensitive value)"
 MAX_SHOWN = 120

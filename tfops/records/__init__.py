@@ -1,0 +1,1 @@
+"""What tfops keeps: the plan store, the audit log and the environment locks."""

@@ -1,0 +1,1 @@
+"""The environments repo on disk: layout, environments, affected files, the HCL cache."""
