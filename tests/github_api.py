@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -49,6 +50,26 @@ class PullRequest:
     files: list[str]
     renamed: dict[str, str] = field(default_factory=dict)  # new name -> previous name
     merge_sha: str | None = None  # set when merged
+    state: str = "open"
+    draft: bool = False
+    author: str = "author"
+    fork: str | None = None  # the fork's full name, for a pull request from a fork
+    base_sha: str = "0" * 40
+    mergeable: bool | None = True
+    mergeable_state: str = "clean"
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    def review(self, login: str, state: str = "APPROVED", commit: str | None = None) -> None:
+        """A review as GitHub lists it: by `login`, on `commit` (default: the head)."""
+        self.reviews.append(
+            {
+                "id": len(self.reviews) + 1,
+                "user": {"login": login, "type": "User"},
+                "state": state,
+                "commit_id": commit or self.head_sha,
+                "submitted_at": _now(),
+            }
+        )
 
 
 class FakeGithub:
@@ -111,9 +132,14 @@ class FakeGithub:
         return [c for c in self.comments.values() if c["issue"] == number]
 
     def add_issue(
-        self, title: str, body: str = "", labels: tuple[str, ...] = (), state: str = "open"
+        self,
+        title: str,
+        body: str = "",
+        labels: tuple[str, ...] = (),
+        state: str = "open",
+        login: str = "github-actions[bot]",
     ) -> dict[str, Any]:
-        return self._create_issue(title, body, list(labels), state)
+        return self._create_issue(title, body, list(labels), state, login)
 
     def issues_titled(self, title: str) -> list[dict[str, Any]]:
         return [i for i in self.issues.values() if i["title"] == title]
@@ -125,6 +151,9 @@ class FakeGithub:
             "id": self._next_id,
             "issue": number,
             "body": body,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "author_association": "NONE" if login.endswith("[bot]") else "CONTRIBUTOR",
             "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
             "html_url": f"https://github.test/{self.repository}/pull/{number}"
             f"#issuecomment-{self._next_id}",
@@ -133,7 +162,12 @@ class FakeGithub:
         return comment
 
     def _create_issue(
-        self, title: str, body: str, labels: list[str], state: str = "open"
+        self,
+        title: str,
+        body: str,
+        labels: list[str],
+        state: str = "open",
+        login: str = "github-actions[bot]",
     ) -> dict[str, Any]:
         # issues and pull requests share one number sequence on GitHub
         number = max([0, *self.pulls, *self.issues]) + 1
@@ -141,6 +175,7 @@ class FakeGithub:
             "number": number,
             "title": title,
             "body": body,
+            "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
             "state": state,
             "state_reason": None,
             "labels": [{"name": name} for name in labels],
@@ -164,6 +199,7 @@ class FakeGithub:
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/pulls/(\d+)/files", self._list_files),
+            ("GET", r"/pulls/(\d+)/reviews", self._list_reviews),
             ("GET", r"/issues()", self._list_issues),
             ("POST", r"/issues()", self._post_issue),
             ("PATCH", r"/issues/(\d+)", self._patch_issue),
@@ -209,7 +245,30 @@ class FakeGithub:
         pull = self._pull(number)
         if pull is None:
             return 404, {"message": "Not Found"}
-        return 200, {"number": pull.number, "head": {"sha": pull.head_sha}, "state": "open"}
+        return 200, {
+            "number": pull.number,
+            "state": pull.state,
+            "draft": pull.draft,
+            "merged": pull.merge_sha is not None,
+            "merged_at": "2024-05-30T12:00:00Z" if pull.merge_sha else None,
+            "merge_commit_sha": pull.merge_sha,
+            "mergeable": pull.mergeable,
+            "mergeable_state": pull.mergeable_state,
+            "changed_files": len(pull.files),
+            "user": {"login": pull.author, "type": "User"},
+            "head": {
+                "sha": pull.head_sha,
+                "ref": f"pr-{pull.number}",
+                "repo": {"full_name": pull.fork or self.repository},
+            },
+            "base": {"sha": pull.base_sha, "ref": "main", "repo": {"full_name": self.repository}},
+        }
+
+    def _list_reviews(self, number: str, _: Any) -> tuple[int, Any]:
+        pull = self._pull(number)
+        if pull is None:
+            return 404, {"message": "Not Found"}
+        return 200, list(pull.reviews)
 
     def _list_files(self, number: str, _: Any) -> tuple[int, Any]:
         pull = self._pull(number)
@@ -290,8 +349,10 @@ class FakeGithub:
         return 200, [
             {
                 "number": p.number,
+                "state": "closed" if p.merge_sha else p.state,
                 "head": {"sha": p.head_sha},
                 "merged_at": "2024-05-30T12:00:00Z" if p.merge_sha else None,
+                "merge_commit_sha": p.merge_sha,
             }
             for p in self.pulls.values()
             if sha in (p.head_sha, p.merge_sha)
@@ -349,6 +410,10 @@ class FakeGithub:
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
         return Handler
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @contextmanager

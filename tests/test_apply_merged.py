@@ -20,17 +20,17 @@ import pytest
 from tests.conftest import Tfops
 from tests.github_api import TOKEN, FakeGithub, fake_github
 from tests.helpers import commit, finish, git, init_repo, start_tfops, wait_for, write_files
-from tfops.commands.apply import Records
-from tfops.commands.ci import CiContext
-from tfops.commands.merge import (
-    apply_merged,
-    handle_event,
+from tfops.ci.context import CiContext
+from tfops.ci.push import handle as handle_event
+from tfops.console import Console
+from tfops.github.client import GithubEvent
+from tfops.pipeline.merge import ExplicitHistory, MergedPR, apply_merged
+from tfops.pipeline.records import Records
+from tfops.pipeline.review import (
     lock_pr_environments,
     record_pr_plans,
     release_pr_environments,
 )
-from tfops.console import Console
-from tfops.github.client import GithubEvent
 from tfops.pipeline.session import Session
 from tfops.plan.compare import compare
 from tfops.provider.mirror import install_mirror
@@ -136,7 +136,7 @@ def test_merge_with_an_unchanged_plan_applies_what_was_reviewed(repo: Path, tfop
 
     result = tfops("apply", str(repo), "--merged", "--pr", "12", "--head", head, "--no-gates")
     assert result.exit_code == 0, result.output
-    assert f"Apply on merge of #12 at {merged[:12]}:" in result.stdout
+    assert f"tfops apply on merge of #12 at {merged[:12]}:" in result.stdout
     assert "dev: applied (1 to add, 0 to change, 0 to destroy)" in result.stdout
     assert "prod: skipped" in result.stdout and "apply: manual" in result.stdout
     assert "matches the reviewed plan" in result.stderr
@@ -174,7 +174,8 @@ def test_a_change_landed_on_main_in_between_refuses(repo: Path, tfops: Tfops) ->
 
     session = quiet_session(repo)
     merged = git(repo, "rev-parse", "HEAD")
-    result = apply_merged(session, 12, merged, gates=False, notify=seen.append)
+    result = apply_merged(session, merged, ExplicitHistory(MergedPR(12, None, merged)), gates=False)
+    seen.append(result.markdown())
 
     dev = result.outcome("dev")
     assert dev is not None and dev.result == "refused"
@@ -248,7 +249,7 @@ def test_an_unplanned_environment_or_commit_is_refused(repo: Path, tfops: Tfops)
     merge(repo, "feature", 12)
     result = tfops("apply", str(repo), "--merged", "--pr", "12", "--head", late, "--no-gates")
     assert result.exit_code == 1
-    assert f"not of the pull request's last commit {late[:12]}" in result.stdout
+    assert f"not of its last commit {late[:12]}: that commit was never reviewed" in result.stdout
     assert state_inputs(repo / "envs/dev") == {}
     # a PR nobody planned at all
     git(repo, "checkout", "-q", "-b", "unplanned")
@@ -413,7 +414,7 @@ def test_a_signed_commit_is_required_where_configured(
     assert "tfops.yaml: environments.prod.require_signed_commits: refusing to apply prod" in (
         refused.stderr
     )
-    assert audit_lines(repo) == []
+    assert [(e["environment"], e["result"]) for e in audit_lines(repo)] == [("prod", "refused")]
     ssh_signing(repo, tmp_path)
     git(repo, "commit", "-q", "-S", "--allow-empty", "-m", "signed")
     assert git(repo, "verify-commit", "HEAD") == ""
@@ -587,7 +588,7 @@ def test_a_push_event_applies_the_merged_pr_and_comments(
     assert "tfops apply on merge of #12" in (repo.parent / "summary.md").read_text()
     assert "not to the default branch main: nothing to apply" in other_branch
     assert direct == 0
-    assert "is not the merge of a pull request: nothing applied" in direct_output
+    assert "merged no pull request since the last apply: nothing applied" in direct_output
 
 
 def test_sigterm_while_waiting_for_a_lock_stops_at_once(tmp_path: Path) -> None:

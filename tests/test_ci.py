@@ -80,6 +80,7 @@ class Actions:
             self.monkeypatch.setenv("GITHUB_TOKEN", token)
         else:
             self.monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+        publish_main(path)
         return self.tfops("ci", str(path), *args)
 
 
@@ -97,11 +98,29 @@ def _actions_dir(tmp_path: Path) -> None:
     (tmp_path / "actions").mkdir()
 
 
+REPOSITORY = {"full_name": REPO, "default_branch": "main"}
+
+
+def publish_main(path: Path) -> None:
+    """What a full checkout has: the default branch as `origin/main` (tfops reads the
+    trusted tfops.yaml from it)."""
+    top = Path(git(path, "rev-parse", "--show-toplevel"))
+    if (top / ".git" / "refs" / "heads" / "main").exists() or git(top, "branch", "--list", "main"):
+        git(top, "update-ref", "refs/remotes/origin/main", "refs/heads/main")
+
+
 def pr_event(number: int, sha: str, action: str = "opened") -> dict[str, Any]:
     return {
         "action": action,
         "number": number,
-        "pull_request": {"number": number, "head": {"sha": sha}, "base": {"ref": "main"}},
+        "pull_request": {
+            "number": number,
+            "head": {"sha": sha, "repo": {"full_name": REPO}},
+            "base": {"ref": "main", "repo": {"full_name": REPO}},
+            "draft": False,
+            "state": "closed" if action == "closed" else "open",
+        },
+        "repository": REPOSITORY,
     }
 
 
@@ -110,6 +129,7 @@ def comment_event(
 ) -> dict[str, Any]:
     return {
         "action": "created",
+        "repository": REPOSITORY,
         "issue": {"number": number, "pull_request": {"url": "…"}},
         "comment": {
             "id": comment_id,
@@ -347,8 +367,11 @@ def test_a_push_to_the_default_branch_is_handed_to_apply_on_merge(
     api.add_pull(40, sha, ["dev_dns.tf"]).merge_sha = sha
     result = actions.run("push", push, sandbox)
     assert api.calls("GET", rf"/commits/{sha}/pulls$")  # found the merged PR through the API
-    assert "#40" in result.output
-    assert result.exit_code == 0, result.output
+    # nobody planned #40, so nothing was reviewed: refused, and said on the pull request
+    assert result.exit_code == 1, result.output
+    assert "no plan of dev was kept for #40, so there is nothing reviewed" in result.stdout
+    (comment,) = api.comments_on(40)
+    assert comment["body"].startswith("### ⛔ tfops apply on merge of #40")
 
 
 def test_schedule_checks_for_drift_and_opens_an_issue(
@@ -393,7 +416,7 @@ def test_apply_from_someone_without_write_access_is_refused(
 
     result = actions.run(
         "issue_comment",
-        comment_event(20, command["id"], command["body"], "mallory", "NONE"),
+        comment_event(20, command["id"], command["body"], "mallory", "COLLABORATOR"),
         sandbox,
     )
 
@@ -405,12 +428,25 @@ def test_apply_from_someone_without_write_access_is_refused(
     assert api.calls("GET", r"/collaborators/mallory/permission$")
     assert not (sandbox / "terraform.tfstate").exists()
 
+    # someone who is not even a collaborator is refused without asking the API
+    stranger = api.add_comment(20, "/tfops apply -e dev", login="eve")
+    actions.run(
+        "issue_comment",
+        comment_event(20, stranger["id"], "/tfops apply -e dev", "eve", "NONE"),
+        sandbox,
+    )
+    assert "you have no access" in api.comments_on(20)[-1]["body"]
+    assert not api.calls("GET", r"/collaborators/eve/permission$")
+
 
 def test_apply_from_a_member_applies_and_reports(
     sandbox: Path, actions: Actions, api: FakeGithub
 ) -> None:
     sha = git(sandbox, "rev-parse", "HEAD")
-    api.add_pull(21, sha, ["global_monitoring.tf"])
+    pull = api.add_pull(21, sha, ["global_monitoring.tf"])
+    api.permissions.update(alice="write", bob="maintain")
+    assert actions.run("pull_request", pr_event(21, sha), sandbox).exit_code == 0  # shown
+    pull.review("bob")
     command = api.add_comment(21, "/tfops apply -e global\nplease", login="alice")
 
     result = actions.run(
@@ -432,6 +468,7 @@ def test_a_command_on_a_checkout_that_is_not_the_pr_head_is_refused(
     sandbox: Path, actions: Actions, api: FakeGithub
 ) -> None:
     api.add_pull(22, "f" * 40, ["dev_dns.tf"])
+    api.permissions["alice"] = "admin"
     command = api.add_comment(22, "/tfops apply -e dev", login="alice")
 
     result = actions.run(
@@ -511,6 +548,7 @@ def test_unlock_releases_a_held_lock(sandbox: Path, actions: Actions, api: FakeG
     backend = locks.open_locks(load_config(sandbox)[0], sandbox)
     backend.acquire("dev", locks.LockHolder.for_pr(3, who="alice"))
     api.add_pull(25, git(sandbox, "rev-parse", "HEAD"), [])
+    api.permissions["alice"] = "admin"
     command = api.add_comment(25, "/tfops unlock -e dev", login="alice")
 
     result = actions.run(

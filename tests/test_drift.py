@@ -90,7 +90,7 @@ def test_a_hand_edit_is_drift_and_heal_puts_it_back(
     assert json.loads(healed.stdout)["environments"]["dev"]["status"] == "healed"
     assert config_file(applied).read_text() == ORIGINAL
     assert "Healed dev: 0 to add, 1 to change, 0 to destroy." in healed.stderr
-    entry = open_audit(load_config(applied)[0], applied).entries()[-1]
+    entry = open_audit(load_config(applied)[0], applied).entries(environment="dev")[-1]
     assert (entry.environment, entry.result, entry.trigger) == ("dev", "applied", "drift")
     assert entry.plan_sha256  # the plan applied is kept in the store
 
@@ -303,7 +303,15 @@ def test_schedule_keeps_one_issue_per_environment_open_while_it_drifts(
 @pytest.mark.parametrize(
     ("event", "payload", "args"),
     [
-        ("workflow_dispatch", {"inputs": {"heal": "true"}, "ref": "refs/heads/main"}, ()),
+        (
+            "workflow_dispatch",
+            {
+                "inputs": {"heal": "true"},
+                "ref": "refs/heads/main",
+                "repository": {"full_name": "acme/environments", "default_branch": "main"},
+            },
+            (),
+        ),
         ("schedule", {"schedule": "17 * * * *"}, ("--heal",)),
     ],
     ids=["dispatch-input", "ci-heal-option"],
@@ -326,7 +334,7 @@ def test_heal_on_request_heals_and_closes_the_issue(
     assert issue["title"] == "Drift in dev" and issue["state"] == "closed"
     assert "🩹 drift, healed" in issue["body"]
     assert api.comments_on(issue["number"])[0]["body"].startswith("Healed at `")
-    entry = open_audit(load_config(applied)[0], applied).entries()[-1]
+    entry = open_audit(load_config(applied)[0], applied).entries(environment="dev")[-1]
     assert (entry.result, entry.trigger) == ("applied", event)
 
 

@@ -154,12 +154,12 @@ def test_an_apply_waits_for_the_lock(locks: LockBackend) -> None:
 def test_the_merge_apply_takes_over_its_own_pr_lock_only(locks: LockBackend) -> None:
     locks.acquire("prod", LockHolder.for_pr(12, who="alice"))
     with pytest.raises(LockHeld):
-        locks.acquire("prod", LockHolder.for_run(who="ci", pr=13), take_over="pr-13")
+        locks.acquire("prod", LockHolder.for_run(who="ci", pr=13), take_over={"pr-13"})
     run = LockHolder.for_run(who="ci", pr=12)
-    assert locks.acquire("prod", run, take_over="pr-12").holder_id == run.holder_id
+    assert locks.acquire("prod", run, take_over={"pr-12"}).holder_id == run.holder_id
     # a second apply of the same merge (a re-run) does not get in
     with pytest.raises(LockHeld):
-        locks.acquire("prod", LockHolder.for_run(who="ci", pr=12), take_over="pr-12")
+        locks.acquire("prod", LockHolder.for_run(who="ci", pr=12), take_over={"pr-12"})
 
 
 def test_held_releases_on_error_and_can_hand_back_to_the_pr(locks: LockBackend) -> None:
@@ -170,10 +170,10 @@ def test_held_releases_on_error_and_can_hand_back_to_the_pr(locks: LockBackend) 
     assert locks.all() == []
 
     pr_lock = locks.acquire("prod", LockHolder.for_pr(7, who="alice"))
-    with held(locks, ["prod"], LockHolder.for_run(pr=7), take_over="pr-7", hand_back=True):
+    with held(locks, ["prod"], LockHolder.for_run(pr=7), take_over={"pr-7"}, hand_back=True):
         assert locks.get("prod").holder_id.startswith("apply-")  # type: ignore[union-attr]
     assert locks.get("prod") == pr_lock
-    with held(locks, ["prod"], LockHolder.for_run(pr=7), take_over="pr-7"):
+    with held(locks, ["prod"], LockHolder.for_run(pr=7), take_over={"pr-7"}):
         pass
     assert locks.get("prod") is None  # merged: the PR's lock is gone with the apply
 

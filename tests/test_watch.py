@@ -363,7 +363,7 @@ def test_a_failing_commit_does_not_stop_the_watcher(
     bad = commit(sandbox, {"dev_dns.tf": BAD_DEV_DNS}, "a broken reference")
     status = watcher.wait_for(lambda s: s["last_commit_reconciled"] == bad)
     dev = status["runs"]["dev"]
-    assert (dev["result"], dev["commit"]) == ("failed", bad)
+    assert (dev["result"], dev["commit"]) == ("gates-failed", bad)
     assert "gates failed: validate" in dev["detail"]
     assert "Reference to undeclared input variable" in dev["detail"]
     assert status["runs"]["global"]["commit"] == start  # unaffected by the commit

@@ -13,12 +13,12 @@ import click
 
 from tfops import __version__
 from tfops.commands.options import (
+    CliState,
     environments_option,
     no_gates_option,
     parallelism_option,
     path_argument,
 )
-from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.terraform.process import forward_signals
 
@@ -29,15 +29,6 @@ FORMAT_OPT = click.option(
     default="text",
     show_default=True,
 )
-
-
-class State:
-    def __init__(self, verbose: bool, color: str):
-        stdout_tty = sys.stdout.isatty()
-        no_color = "NO_COLOR" in os.environ
-        self.color = color == "always" or (color == "auto" and stdout_tty and not no_color)
-        err_color = color == "always" or (color == "auto" and sys.stderr.isatty() and not no_color)
-        self.console = Console(verbose=verbose, color=err_color)
 
 
 LAZY_COMMANDS: dict[str, str] = {}
@@ -107,7 +98,7 @@ def _red(text: str) -> str:
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, color: str) -> None:
     """tfops: gates, plans and applies for a Terraform environments repo."""
-    ctx.obj = State(verbose=not quiet, color=color)
+    ctx.obj = CliState(verbose=not quiet, color=color)
 
 
 @cli.command()
@@ -120,7 +111,7 @@ def cli(ctx: click.Context, quiet: bool, color: str) -> None:
 @parallelism_option
 @click.pass_obj
 def plan(
-    state: State,
+    state: CliState,
     path: Path,
     environments: tuple[str, ...],
     changed_since: str | None,
@@ -154,7 +145,11 @@ def plan(
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
 def envs(
-    state: State, path: Path, changed_since: str | None, files: tuple[str, ...], output_format: str
+    state: CliState,
+    path: Path,
+    changed_since: str | None,
+    files: tuple[str, ...],
+    output_format: str,
 ) -> None:
     """List environments (or those a change affects)."""
     from tfops.commands import envs as command

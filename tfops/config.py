@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tfops.errors import ConfigError
 
@@ -147,18 +154,54 @@ class LocksConfig(Strict):
     wait_seconds: int = Field(0, ge=0, description="How long an apply waits for a held lock.")
 
 
+ApplyRequirement = Literal["approved", "mergeable", "not_draft"]
+
+
 class GithubConfig(Strict):
     comment: bool = Field(True, description="Post the sticky plan comment on pull requests.")
-    apply_roles: list[str] = Field(
-        default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"],
-        description="Author associations allowed to run `/tfops apply`.",
+    apply_requirements: list[ApplyRequirement] = Field(
+        default_factory=lambda: list[ApplyRequirement](["approved"]),
+        description="What `/tfops apply` before merge needs besides the commenter's write "
+        "access: `approved` (an approving review by someone else with write access, on the "
+        "current head), `mergeable` (GitHub says it can merge: checks and protections pass), "
+        "`not_draft`. Closed pull requests and drafts are always refused.",
     )
+    bot_login: str | None = Field(
+        None,
+        description="The login tfops comments as, when the token can't tell "
+        "(GitHub App installation tokens). Default: github-actions[bot].",
+    )
+    fork_commands: bool = Field(
+        False,
+        description="Run `/tfops` commands on pull requests from forks. They run the fork's "
+        "code with this repository's secrets: leave off unless every fork is trusted.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "apply_roles" in data:
+            raise ValueError(
+                "apply_roles was removed: an author association says how someone relates to "
+                "the repository, not what they may do. GitHub's permission API decides "
+                "(write, maintain or admin may apply); delete this setting"
+            )
+        return data
 
 
 class DriftConfig(Strict):
     interval_minutes: int = Field(60, ge=1, description="How often `tfops watch` checks for drift.")
     github_issues: bool = Field(True, description="Open one GitHub issue per drifted environment.")
-    slack_webhook_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "slack_webhook_url" in data:
+            raise ValueError(
+                "slack_webhook_url was removed: the webhook URL is a secret and does not "
+                "belong in a file; set the TFOPS_SLACK_WEBHOOK_URL environment variable"
+            )
+        return data
 
 
 class TfopsConfig(Strict):
@@ -324,6 +367,54 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
         else:
             break
     return line
+
+
+# ---- trust: what a change under review may not grant itself --------------------------------
+
+# Settings that grant power: who may apply and how, what runs, where records go, which
+# gates and pin rules hold. On a pull request they come from the default branch's
+# tfops.yaml; a PR that changes them is planned as usual and says so, and they take effect
+# after it merges. Everything else (layout, environment files and directories, var and
+# backend files, module repos) describes the repo, and comes from the change itself.
+POWER_SECTIONS = ("terraform", "gates", "store", "locks", "github", "drift")
+POWER_ENVIRONMENT_SETTINGS = ("pinned", "apply", "heal", "require_signed_commits")
+POWER_MODULE_SETTINGS = ("release_tag_pattern", "require_lock", "lock_file")
+
+
+def with_trusted(head: TfopsConfig, trusted: TfopsConfig) -> tuple[TfopsConfig, list[str]]:
+    """`head` with every power-granting setting taken from `trusted`; and the settings the
+    head changes that way (dotted paths), which take effect only after merge.
+
+    An environment the head adds gets the defaults, not what it asks for; `mask` patterns
+    are the union of both (more masking never grants anything)."""
+    data = head.model_dump(by_alias=True)
+    base = trusted.model_dump(by_alias=True)
+    changed: list[str] = []
+    for section in POWER_SECTIONS:
+        changed += _differences(section, data[section], base[section])
+        data[section] = base[section]
+    default_env = EnvironmentConfig().model_dump(by_alias=True)
+    for name, env in data["environments"].items():
+        trusted_env = base["environments"].get(name, default_env)
+        for key in POWER_ENVIRONMENT_SETTINGS:
+            if env[key] != trusted_env[key]:
+                changed.append(f"environments.{name}.{key}")
+                env[key] = trusted_env[key]
+    for key in POWER_MODULE_SETTINGS:
+        if data["modules"][key] != base["modules"][key]:
+            changed.append(f"modules.{key}")
+            data["modules"][key] = base["modules"][key]
+    data["mask"] = list(dict.fromkeys([*base["mask"], *data["mask"]]))
+    return TfopsConfig.model_validate(data), changed
+
+
+def _differences(path: str, mine: Any, theirs: Any) -> list[str]:
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        out: list[str] = []
+        for key in sorted(set(mine) | set(theirs), key=str):
+            out += _differences(f"{path}.{key}", mine.get(key), theirs.get(key))
+        return out
+    return [] if mine == theirs else [path]
 
 
 def json_schema() -> dict[str, Any]:

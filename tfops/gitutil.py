@@ -113,3 +113,13 @@ def git_message(exc: git.GitCommandError) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     fatal = [line.removeprefix("fatal:").strip() for line in lines if line.startswith("fatal:")]
     return (fatal or lines or [f"git exited with {exc.status}"])[0]
+
+
+def checkout_prefix(repo_root: Path) -> str:
+    """Where the environments repo sits in its git checkout: GitHub paths start there."""
+    checkout = open_repo(repo_root)
+    top = checkout.working_tree_dir if checkout is not None else None
+    if not top:
+        return ""
+    inside = repo_root.resolve().relative_to(Path(top).resolve()).as_posix()
+    return "" if inside == "." else inside + "/"

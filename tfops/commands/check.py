@@ -8,29 +8,24 @@ show up on the pull request's diff.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import click
 
 from tfops import gitutil
-from tfops.commands.options import environments_option, path_argument
+from tfops.commands.options import CliState, environments_option, path_argument
 from tfops.console import Console
-from tfops.errors import ExitCode, HclSyntaxError, ModuleRefError, TfopsError
+from tfops.errors import ExitCode, TfopsError
 from tfops.gates import ORDER, GateResult, registry
 from tfops.pipeline.session import Session
 from tfops.plan.model import PlanSummary
 from tfops.render import Report
-from tfops.render.annotations import workflow_commands
+from tfops.render.annotations import annotate
 from tfops.render.sarif import sarif
 from tfops.render.text import TextRenderer
-from tfops.repo.environments import Root
-
-if TYPE_CHECKING:
-    from tfops.cli import State
 
 
 @click.command("check")
@@ -54,7 +49,7 @@ if TYPE_CHECKING:
 )
 @click.pass_obj
 def check_command(
-    state: State,
+    state: CliState,
     path: Path,
     environments: tuple[str, ...],
     keep_going: bool,
@@ -103,7 +98,7 @@ def run(
     roots = session.roots_for(session.select(environments))
     results: list[GateResult] = []
     for root in roots:
-        results += check_root(session, root, only=only, keep_going=keep_going, fix=fix)
+        results += session.check_root(root, only=only, keep_going=keep_going, fix=fix)
 
     masker = session.masker
     if output_format == "json":
@@ -119,45 +114,15 @@ def run(
         out.write(summary_line(results) + "\n")
     out.flush()
     if sarif_file is not None:
-        document = sarif(results, checkout_prefix(session.repo.root))
+        document = sarif(results, gitutil.checkout_prefix(session.repo.root))
         sarif_file.write_text(masker(json.dumps(document, indent=2)) + "\n", encoding="utf-8")
         console.note(f"SARIF written to {sarif_file}")
-    annotate(results, session, out if output_format == "text" else console.stream)
+    stream = out if output_format == "text" else console.stream
+    annotate(results, session.repo.root, stream, masker)
     if any(not r.ok for r in results):
         console.error("gates failed; the findings are above.")
         return ExitCode.GATES_FAILED
     return ExitCode.OK
-
-
-def check_root(
-    session: Session, root: Root, *, only: tuple[str, ...], keep_going: bool, fix: bool
-) -> list[GateResult]:
-    """Prepare modules, then run the gates; validate's init skips the backend."""
-    label = session.label(root)
-    session.console.step(f"Checking {label} ({session.repo.relative(root.path)})")
-    terraform = session.terraform(root, session.console.sink(label))
-    initialised: list[bool] = []
-
-    def init() -> None:
-        if not initialised:
-            terraform.init(backend=False)
-            initialised.append(True)
-
-    def gates() -> list[GateResult]:
-        return session.gates(
-            root, terraform, only=only, keep_going=keep_going, fix=fix, initialised=init
-        )
-
-    try:
-        session.prepare(root)
-    except (HclSyntaxError, ModuleRefError) as exc:
-        # fmt/validate (syntax) and pins (refs) report these as findings, with location,
-        # in the report and on the PR; should every gate pass regardless, say it here
-        results = gates()
-        if all(r.ok for r in results):
-            raise exc from None
-        return results
-    return gates()
 
 
 def report_json(session: Session, results: list[GateResult]) -> dict[str, object]:
@@ -177,23 +142,3 @@ def summary_line(results: list[GateResult]) -> str:
     findings = sum(len(r.findings) for r in results)
     parts = [f"{n} {status}" for status, n in counts.items()]
     return f"\nGates: {', '.join(parts) or 'none ran'} · {findings} finding(s)"
-
-
-def checkout_prefix(repo_root: Path) -> str:
-    """Where the environments repo sits in its git checkout: GitHub paths start there."""
-    checkout = gitutil.open_repo(repo_root)
-    top = checkout.working_tree_dir if checkout is not None else None
-    if not top:
-        return ""
-    inside = repo_root.resolve().relative_to(Path(top).resolve()).as_posix()
-    return "" if inside == "." else inside + "/"
-
-
-def annotate(results: list[GateResult], session: Session, stream: TextIO) -> None:
-    """In GitHub Actions, one `::error file=…` workflow command per finding."""
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return
-    lines = workflow_commands(results, checkout_prefix(session.repo.root))
-    if lines:
-        stream.write(session.masker("\n".join(lines)) + "\n")
-        stream.flush()

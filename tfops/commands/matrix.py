@@ -34,7 +34,7 @@ def matrix(
     names = [e.name for e in session.select(environments, changed_since)]
     changed: list[str] | None = list(files) if files else None
     if changed is None and not changed_since and _pull_request_event():
-        from tfops.commands.ci import CiContext
+        from tfops.ci.context import CiContext
 
         event = GithubEvent.from_environ()
         if event.pr_number is not None:

@@ -24,7 +24,7 @@ from tfops.render.markdown import render_template
 from tfops.repo.environments import Environment
 
 if TYPE_CHECKING:
-    from tfops.cli import State
+    from tfops.commands.options import CliState as State
 
 DEFAULT_COMMAND = "list"
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from tfops.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliState:
+    """What the `tfops` group's options set up for every command: colour and the console."""
+
+    def __init__(self, verbose: bool, color: str):
+        stdout_tty = sys.stdout.isatty()
+        no_color = "NO_COLOR" in os.environ
+        self.color = color == "always" or (color == "auto" and stdout_tty and not no_color)
+        err_color = color == "always" or (color == "auto" and sys.stderr.isatty() and not no_color)
+        self.console = Console(verbose=verbose, color=err_color)
+
 
 path_argument = click.argument(
     "path", type=click.Path(file_okay=False, path_type=Path), default=".", required=False

@@ -6,36 +6,11 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from tfops import gitutil
-from tfops.commands.check import annotate
 from tfops.console import Console
 from tfops.errors import ExitCode
-from tfops.pipeline.session import RootRun, Session, merged_summary
-from tfops.render import Report
-from tfops.render.markdown import render_markdown
-from tfops.render.text import TextRenderer
-
-
-def report_for(session: Session, runs: list[RootRun], envs: list[str]) -> Report:
-    return Report(
-        repo=session.repo.root.name,
-        summary=merged_summary(runs, envs),
-        gates=[g for run in runs for g in run.gates],
-        commit=gitutil.head_commit(session.repo.root),
-    )
-
-
-def write_report(
-    report: Report, output_format: str, out: TextIO, *, color: bool, masker: object
-) -> None:
-    if output_format == "json":
-        text = json.dumps(report.to_dict(), indent=2) + "\n"
-    elif output_format == "markdown":
-        text = render_markdown(report)
-    else:
-        text = TextRenderer(color=color).render(report)
-    out.write(masker(text))  # type: ignore[operator]
-    out.flush()
+from tfops.pipeline.session import Session
+from tfops.render.annotations import annotate
+from tfops.render.output import write_report
 
 
 def run(
@@ -67,9 +42,14 @@ def run(
         f"({session.repo.layout} layout, terraform {session.binary.version})"
     )
     runs = session.run_roots(roots, names, gates=gates, parallelism=parallelism)
-    report = report_for(session, runs, names)
+    report = session.report(runs, names)
     write_report(report, output_format, out, color=color, masker=session.masker)
-    annotate(report.gates, session, out if output_format == "text" else console.stream)
+    annotate(
+        report.gates,
+        session.repo.root,
+        out if output_format == "text" else console.stream,
+        session.masker,
+    )
     if report.gates_failed:
         console.error("gates failed; not planned. Fix the findings above (or run with --no-gates).")
         return ExitCode.GATES_FAILED

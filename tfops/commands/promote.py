@@ -35,7 +35,7 @@ from tfops.pipeline.session import Session
 from tfops.repo.environments import EnvironmentsRepo, Root
 
 if TYPE_CHECKING:
-    from tfops.cli import State
+    from tfops.commands.options import CliState as State
 
 
 @click.command("promote")

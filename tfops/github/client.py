@@ -250,6 +250,38 @@ class GithubClient:
         role = str(data.get("role_name") or "")
         return role if role in ("maintain", "triage") else str(data.get("permission") or "none")
 
+    def own_login(self) -> str | None:
+        """The token's own login (a personal or fine-grained token); None when GitHub won't
+        say, as for installation tokens such as Actions' GITHUB_TOKEN (403)."""
+        try:
+            data = self.request("GET", "/user").data
+        except GithubError as exc:
+            if exc.status in (401, 403, 404):
+                return None
+            raise
+        login = data.get("login") if isinstance(data, dict) else None
+        return str(login) if login else None
+
+    def pull_request_reviews(self, number: int) -> list[dict[str, Any]]:
+        return list(self.paginate(f"{self._repo}/pulls/{number}/reviews"))
+
+    def file_contents(self, path: str, ref: str) -> bytes | None:
+        """A file's bytes at `ref` (the contents API); None when it does not exist there."""
+        query = urllib.parse.urlencode({"ref": ref})
+        try:
+            data = self.request(
+                "GET", f"{self._repo}/contents/{urllib.parse.quote(path)}?{query}"
+            ).data
+        except GithubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, dict) or data.get("type") != "file":
+            raise GithubError(f"GET contents/{path}: not a file at {ref}", status=0)
+        import base64
+
+        return base64.b64decode(str(data.get("content") or ""))
+
     # ---- plumbing --------------------------------------------------------------------
     @property
     def _repo(self) -> str:

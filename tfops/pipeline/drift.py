@@ -242,6 +242,11 @@ def detect(session: Session, names: list[str]) -> Detection:
     envs = session.select(names)
     names = [e.name for e in envs]
     runs = [session.run_root(root, names, gates=False) for root in session.roots_for(envs)]
+    return Detection(drift_report(session, runs, names), runs)
+
+
+def drift_report(session: Session, runs: list[RootRun], names: list[str]) -> DriftReport:
+    """Each environment's drift, from plans of the roots holding `names`."""
     summary = merged_summary(runs, names)
     report = DriftReport(
         repo=session.repo.root.name,
@@ -262,4 +267,4 @@ def detect(session: Session, names: list[str]) -> Detection:
                 "environment does not put them back: apply the whole root."
             )
         report.environments[name] = env
-    return Detection(report, runs)
+    return report

@@ -7,20 +7,28 @@ independent, so in the directory layout they run in parallel (`--parallelism`).
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfops import gitutil
+from tfops.config import TfopsConfig
 from tfops.console import Console, OutputSink
-from tfops.errors import TerraformError
+from tfops.errors import HclSyntaxError, ModuleRefError, TerraformError, TfopsError
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
 from tfops.masking import Masker
 from tfops.modules.prepare import SiblingModule, prepare_root
 from tfops.modules.remote import RemoteLister
 from tfops.plan.model import PlanSummary, sensitive_values, summarize
+from tfops.render import Report
 from tfops.repo.environments import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
 from tfops.terraform.runner import (
     Terraform,
@@ -40,6 +48,7 @@ class RootRun:
     summary: PlanSummary | None = None
     plan_json: dict[str, Any] | None = None
     planfile: Path | None = None
+    planfile_sha256: str | None = None  # of the bytes terraform wrote, read right after plan
     targets: list[str] = field(default_factory=list)
     siblings: list[SiblingModule] = field(default_factory=list)
     error: str | None = None
@@ -48,6 +57,28 @@ class RootRun:
     @property
     def gates_ok(self) -> bool:
         return all(g.ok for g in self.gates)
+
+    def discard(self) -> None:
+        """Remove the plan file once nothing will apply or keep it (a watcher runs for days)."""
+        if self.planfile is not None:
+            self.planfile.unlink(missing_ok=True)
+
+    def planfile_bytes(self) -> bytes:
+        """The plan file as terraform wrote it; an error if it changed since it was read."""
+        assert self.planfile is not None and self.planfile_sha256 is not None
+        try:
+            data = self.planfile.read_bytes()
+        except OSError as exc:
+            raise TfopsError(
+                f"the plan file {self.planfile} can no longer be read: {exc.strerror or exc}"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != self.planfile_sha256:
+            raise TfopsError(
+                f"the plan file {self.planfile} changed after it was planned and shown "
+                "(another process wrote it), so tfops will not use it",
+                hint="plan again; each tfops run plans into its own directory under .tfops/work",
+            )
+        return data
 
 
 # Gates that need no `terraform init`: they run first, and a failure stops before init.
@@ -61,10 +92,13 @@ class Session:
         self.config = repo.config
         self.lister = RemoteLister(timeout=self.config.modules.ls_remote_timeout_seconds)
         self._binary: TerraformBinary | None = None
+        self._workdir: Path | None = None
 
     @classmethod
-    def open(cls, path: Path, console: Console) -> Session:
-        repo = EnvironmentsRepo(path)
+    def open(cls, path: Path, console: Console, config: TfopsConfig | None = None) -> Session:
+        """The repo at `path`, with `config` instead of its own tfops.yaml when given (the
+        trusted configuration of a pull request run)."""
+        repo = EnvironmentsRepo(path, config)
         console.masker = Masker(repo.config.mask)
         return cls(repo, console)
 
@@ -95,9 +129,15 @@ class Session:
         return root.environments[0] if len(self.repo.roots) > 1 else self.repo.root.name
 
     def workdir(self) -> Path:
-        path = self.repo.root / WORK_DIR / "work"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """This run's own directory for plan files: two tfops runs in one checkout (a
+        prompt waiting in one terminal, a plan in another, the watcher) never share one."""
+        if self._workdir is None:
+            base = self.repo.root / WORK_DIR / "work"
+            _remove_abandoned(base)
+            self._workdir = base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self._workdir.mkdir(parents=True)
+            atexit.register(shutil.rmtree, self._workdir, ignore_errors=True)
+        return self._workdir
 
     def terraform(self, root: Root, sink: OutputSink | None = None) -> Terraform:
         return Terraform(self.binary, root.path, self.config.terraform, sink, self.label(root))
@@ -136,6 +176,36 @@ class Session:
             )
 
         return run_gates(names, context, keep_going=keep_going)
+
+    def check_root(
+        self, root: Root, *, only: Iterable[str] = (), keep_going: bool = False, fix: bool = False
+    ) -> list[GateResult]:
+        """The gates of one root without a plan: validate's init skips the backend."""
+        label = self.label(root)
+        self.console.step(f"Checking {label} ({self.repo.relative(root.path)})")
+        terraform = self.terraform(root, self.console.sink(label))
+        initialised: list[bool] = []
+
+        def init() -> None:
+            if not initialised:
+                terraform.init(backend=False)
+                initialised.append(True)
+
+        def gates() -> list[GateResult]:
+            return self.gates(
+                root, terraform, only=only, keep_going=keep_going, fix=fix, initialised=init
+            )
+
+        try:
+            self.prepare(root)
+        except (HclSyntaxError, ModuleRefError) as exc:
+            # fmt/validate (syntax) and pins (refs) report these as findings, with location,
+            # in the report and on the PR; should every gate pass regardless, say it here
+            results = gates()
+            if all(r.ok for r in results):
+                raise exc from None
+            return results
+        return gates()
 
     def var_files(self, root: Root) -> list[str]:
         files = list(self.config.var_files)
@@ -213,7 +283,7 @@ class Session:
     ) -> None:
         """Plan to a file, read it back, and split it per environment (into `run`)."""
         root = run.root
-        run.planfile = self.workdir() / f"{run.label}.tfplan"
+        run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
         try:
             terraform.plan(
                 run.planfile,
@@ -221,6 +291,7 @@ class Session:
                 var_files=self.var_files(root),
                 refresh_only=refresh_only,
             )
+            run.planfile_sha256 = hashlib.sha256(run.planfile.read_bytes()).hexdigest()
             run.plan_json = terraform.show_json(run.planfile)
         except TerraformError as exc:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
@@ -230,6 +301,15 @@ class Session:
             run.plan_json,
             lambda address: self.repo.environment_of_address(address, root),
             [name for name in envs if name in root.environments],
+        )
+
+    def report(self, runs: list[RootRun], envs: list[str]) -> Report:
+        """The report of some runs, limited to the environments selected."""
+        return Report(
+            repo=self.repo.root.name,
+            summary=merged_summary(runs, envs),
+            gates=[g for run in runs for g in run.gates],
+            commit=gitutil.head_commit(self.repo.root),
         )
 
     def run_roots(
@@ -253,6 +333,26 @@ class Session:
 
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             return list(pool.map(one, roots))
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Work directories of runs whose process is gone (killed before its exit handler ran)."""
+    if not base.is_dir():
+        return
+    for path in base.iterdir():
+        pid = path.name.split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:

@@ -17,8 +17,8 @@ Sensitive values are compared but never shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tfops.plan.model import action_of
@@ -161,12 +161,27 @@ def _plain(key: str) -> bool:
 
 def compare(
     environment: str,
-    reviewed: dict[str, Any],
+    reviewed: dict[str, Any] | Sequence[dict[str, Any]],
     current: dict[str, Any],
     include: Callable[[str], bool] = lambda _: True,
 ) -> Comparison:
-    """Compare two plan JSONs for the addresses `include` accepts (one environment's)."""
-    old = {c.address: c for c in changes(reviewed, include)}
+    """Compare plan JSONs for the addresses `include` accepts (one environment's).
+
+    `reviewed` is one plan, or several in merge order (pull requests applied together):
+    their union, where for each address the latest plan's action wins and attribute values
+    are merged, later over earlier."""
+    plans = [reviewed] if isinstance(reviewed, dict) else list(reviewed)
+    old: dict[str, Change] = {}
+    for plan in plans:
+        for change in changes(plan, include):
+            before = old.get(change.address)
+            if before is not None and before.action == change.action:
+                change = replace(
+                    change,
+                    attributes={**before.attributes, **change.attributes},
+                    sensitive=before.sensitive | change.sensitive,
+                )
+            old[change.address] = change
     new = {c.address: c for c in changes(current, include)}
     differences: list[Difference] = []
     for address in sorted(set(old) | set(new)):

@@ -14,12 +14,11 @@ import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tfops.config import TfopsConfig
 from tfops.records.store import Blobs, LocalBlobs, store_blobs
 
-Result = Literal["applied", "no-changes", "refused", "failed", "interrupted"]
 LOG_FILE = "audit.jsonl"
 S3_PREFIX = "audit/"
 
@@ -33,7 +32,7 @@ class AuditEntry:
     pr: int | None
     environment: str
     plan_sha256: str | None  # of the plan file applied (or refused)
-    result: Result
+    result: str  # a pipeline Outcome: applied, no-changes, refused, declined, failed, …
     duration_seconds: float
     trigger: str = "manual"  # manual | merge | comment | dispatch
     terraform_version: str = ""

@@ -5,9 +5,13 @@ Printed to stdout in Actions, they show up inline on the PR diff.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TextIO
 
 from tfops.gates.base import Finding, GateResult
+from tfops.gitutil import checkout_prefix
 
 LEVELS = {
     "critical": "error",
@@ -42,3 +46,15 @@ def annotation(finding: Finding, path_prefix: str = "") -> str:
 
 def workflow_commands(results: Iterable[GateResult], path_prefix: str = "") -> list[str]:
     return [annotation(f, path_prefix) for result in results for f in result.findings]
+
+
+def annotate(
+    results: list[GateResult], repo_root: Path, stream: TextIO, mask: Callable[[str], str]
+) -> None:
+    """In GitHub Actions, one `::error file=…` workflow command per finding."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    lines = workflow_commands(results, checkout_prefix(repo_root))
+    if lines:
+        stream.write(mask("\n".join(lines)) + "\n")
+        stream.flush()

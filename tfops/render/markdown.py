@@ -31,6 +31,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["md"] = escape
     env.filters["fence"] = fence
+    env.filters["untrusted"] = untrusted
+    env.filters["code_span"] = code_span
     env.globals["diff_lines"] = diff_lines
     return env
 
@@ -81,6 +83,32 @@ def escape(text: object) -> str:
         .replace(">", "&gt;")
         .replace("\n", " ")
     )
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=:])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def untrusted(text: object, limit: int = 300) -> str:
+    """Text from someone tfops does not trust (a commenter), made inert in Markdown: no
+    mention (`@org/team` pings a whole team), no link, no emphasis, no HTML, one line,
+    at most `limit` characters."""
+    value = _CONTROL.sub(" ", str(text))
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", value).replace("@", "&#64;")
+
+
+def code_span(text: object, limit: int = 200) -> str:
+    """Text from someone tfops does not trust, quoted as inline code: GitHub renders no
+    mention, link or markup inside it, and the delimiter is longer than any backtick run
+    in the text, so nothing can close it early."""
+    value = _CONTROL.sub(" ", str(text)).strip()
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    ticks = "`" * (max((len(run) for run in _BACKTICK_RUNS.findall(value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{ticks}{pad}{value}{pad}{ticks}"
 
 
 def fence(text: str) -> str:

@@ -18,18 +18,17 @@ from typing import Any
 import git
 
 from tfops import __version__
-from tfops.commands.apply import (
-    AuditTrail,
-    Records,
-    apply_unattended,
-    plan_problem,
-)
-from tfops.commands.drift import check, notify_slack, sync_issues
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.github.client import DEFAULT_API_URL, GithubClient, GithubError
+from tfops.github.identity import authored_by, own_login
 from tfops.modules.resolve import display_url
+from tfops.notify.drift import notify_slack, sync_issues
+from tfops.pipeline.apply import Change, apply_change, by_policy
 from tfops.pipeline.drift import DriftReport
+from tfops.pipeline.guards import plan_problem
+from tfops.pipeline.heal import check
+from tfops.pipeline.records import Records
 from tfops.pipeline.session import Session
 from tfops.records.audit import now_iso
 from tfops.records.locks import LockHolder
@@ -284,15 +283,15 @@ class Watcher:
             envs = session.select(names)
             records = Records.open(session)
             holder = LockHolder.for_run(kind="watch")
-            trail = AuditTrail(
-                records, holder.who, synced.commit, None, "watch", session.binary.version, None
-            )
             for root in session.roots_for(envs):
                 in_root = [n for n in names if n in root.environments]
                 auto = [n for n in in_root if session.repo.environments[n].apply_mode == "auto"]
                 manual = [n for n in in_root if n not in auto]
                 if auto:
-                    ok = self._apply(session, root, auto, work, trail, holder) and ok
+                    change = Change(
+                        root, auto, "watch", synced.commit, holder, gates=self.options.gates
+                    )
+                    ok = self._apply(session, records, change, work) and ok
                 if manual:
                     ok = self._plan(session, root, manual, work, synced.commit, not auto) and ok
         self.state.commit = synced.commit
@@ -303,28 +302,26 @@ class Watcher:
     def _apply(
         self,
         session: Session,
-        root: Root,
-        names: list[str],
+        records: Records,
+        change: Change,
         work: dict[str, list[Reason]],
-        trail: AuditTrail,
-        holder: LockHolder,
     ) -> bool:
+        """`apply: auto` environments: through the pipeline, approved by that policy."""
         started = time.monotonic()
+        names = change.environments
         with self.activity(f"applying {', '.join(names)}"):
             try:
-                outcome = apply_unattended(
-                    session, root, names, trail, holder, gates=self.options.gates
-                )
+                outcome = apply_change(session, records, change, by_policy(" (apply: auto)"))
             except Interrupted:
                 for name in names:
-                    self._record(name, work[name], trail.commit, "interrupted", started)
+                    self._record(name, work[name], change.commit, "interrupted", started)
                 raise
         for name in names:
             self._record(
                 name,
                 work[name],
-                trail.commit,
-                "no-changes" if name in outcome.unchanged else outcome.result,
+                change.commit,
+                outcome.result_of(name).value,
                 started,
                 changes=outcome.changes.get(name, ""),
                 detail=session.masker(outcome.detail),
@@ -353,6 +350,9 @@ class Watcher:
                 raise
             except TfopsError as exc:
                 problem = str(exc)
+            finally:
+                if run is not None:
+                    run.discard()
         for name in names:
             if problem or run is None or run.summary is None:
                 self._record(name, work[name], commit, "failed", started, detail=problem or "")
@@ -451,7 +451,8 @@ class Watcher:
             if env.heal is not None
             or (before.get(env.name) or {}).get("key") != f"{env.status}:{env.fingerprint()}"
         ]
-        notify_slack(session, report, news)  # only what is new: not every interval
+        # only what is new: not every interval
+        notify_slack(report, news, masker=session.masker, console=self.console)
         client = self._github(session)
         if client is not None:
             try:
@@ -462,6 +463,7 @@ class Watcher:
                     mask=session.masker,
                     key=self.options.path.strip("/"),
                     console=self.console,
+                    is_mine=authored_by(own_login(client, session.config.github.bot_login)),
                 )
             except GithubError as exc:
                 self.console.warn(f"could not update the drift issues: {exc}")

@@ -13,7 +13,12 @@ from tfops.console import Console
 
 STATE_VERSION = 1
 MAX_BACKOFF_SECONDS = 900.0
-RETRIED = ("failed", "refused", "interrupted")  # results retried with the next change
+RETRIED = (
+    "failed",
+    "gates-failed",
+    "refused",
+    "interrupted",
+)  # results retried with the next change
 
 
 # ---- options and state -----------------------------------------------------------------

@@ -3,7 +3,7 @@
 A pull request takes the lock of every environment it plans (holder `pr-N`, no pid) and
 keeps it until it merges or closes. Every apply takes it too (holder `apply-<id>`, with the
 pid and host of the run, and a lease that a background thread renews). The apply that
-follows a merge takes the lock over from its own PR (`take_over="pr-N"`).
+follows a merge takes the lock over from its own PR (`take_over={"pr-N"}`).
 
 Two backends behind one protocol:
 - file (`locks.backend: file`, default): one JSON file per environment under `locks.path`,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,7 +81,7 @@ def held(
     holder: LockHolder,
     *,
     wait_seconds: float = 0,
-    take_over: str | None = None,
+    take_over: AbstractSet[str] = frozenset(),
     hand_back: bool = False,
     warn: Warn | None = None,
 ) -> Iterator[list[LockInfo]]:
@@ -89,7 +90,7 @@ def held(
     Locks are taken in sorted order (no deadlock between two runs wanting the same set)
     and released in `finally` with signals deferred, so an exception, Ctrl-C or SIGTERM
     (which `tfops.process` first forwards to terraform, waiting for it to stop) never
-    leaves them behind. With `hand_back`, a lock taken over from `take_over` goes back to
+    leaves them behind. With `hand_back`, a lock taken over from one of `take_over` goes back to
     it instead of being released (an apply from a still-open PR).
     """
     names = sorted(set(environments))
@@ -98,9 +99,9 @@ def held(
     renewer = _Renewer(backend, names, holder)
     try:
         for name in names:
-            if hand_back and take_over is not None:
+            if hand_back and take_over:
                 before = backend.get(name)
-                if before is not None and before.holder_id == take_over:
+                if before is not None and before.holder_id in take_over:
                     previous[name] = before
             # An interrupt while waiting is fine: `finally` releases whatever is ours.
             taken.append(

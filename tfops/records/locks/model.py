@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -190,11 +191,11 @@ class LockBackend(Protocol):
         holder: LockHolder,
         wait_seconds: float = 0,
         *,
-        take_over: str | None = None,
+        take_over: AbstractSet[str] = frozenset(),
     ) -> LockInfo:
         """Take the lock (or refresh it when `holder` already has it); raise LockHeld.
 
-        `take_over` names a holder id whose lock this holder may take (the merge's PR).
+        `take_over` names holder ids whose lock this holder may take (the merged PRs).
         """
         ...
 
@@ -240,7 +241,7 @@ class _CompareAndSwap:
         holder: LockHolder,
         wait_seconds: float = 0,
         *,
-        take_over: str | None = None,
+        take_over: AbstractSet[str] = frozenset(),
     ) -> LockInfo:
         deadline = time.monotonic() + wait_seconds
         waiting = False
@@ -256,7 +257,7 @@ class _CompareAndSwap:
                 if self._replace(environment, current, refreshed):
                     return refreshed
                 continue
-            if take_over is not None and current.holder_id == take_over:
+            if current.holder_id in take_over:
                 if self._replace(environment, current, info):
                     return info
                 continue

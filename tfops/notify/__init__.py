@@ -1,0 +1,1 @@
+"""Telling people what happened: Slack webhooks and GitHub drift issues."""
