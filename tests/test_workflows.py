@@ -547,9 +547,16 @@ def test_module_repos_check_pull_requests_and_release_candidates_with_sarif() ->
     assert tfops["with"] == {"subcommand": "module check", "args": "--sarif module-check.sarif"}
     (sarif,) = uses_of(job, "github/codeql-action/upload-sarif@")
     assert sarif["with"]["sarif_file"] == "module-check.sarif"
-    failed = Context({}, status="failure", files={"module-check.sarif"})
-    assert job_runs(sarif["if"], failed)  # findings are uploaded when the check fails
-    assert not job_runs(sarif["if"], Context({}, status="failure"))  # … and tfops wrote them
+
+    def pull_request(head: str, files: set[str]) -> Context:
+        event = {"pull_request": {"head": {"repo": {"full_name": head}}}}
+        github = {"repository": "org/module", "event": event}
+        return Context({"github": github}, status="failure", files=files)
+
+    # Findings are uploaded when the check fails, if tfops wrote them and the token may.
+    assert job_runs(sarif["if"], pull_request("org/module", {"module-check.sarif"}))
+    assert not job_runs(sarif["if"], pull_request("org/module", set()))
+    assert not job_runs(sarif["if"], pull_request("someone/fork", {"module-check.sarif"}))
 
     release_workflow = example("module-release.yml")
     assert triggers(release_workflow) == {"push": {"tags": ["v*-rc*"]}}
