@@ -11,6 +11,8 @@ from tests.helpers import build_sandbox
 from tfops.cli import cli
 from tfops.provider.mirror import install_mirror
 
+pytest_plugins = ["tests.actions"]  # the `api` and `actions` fixtures: GitHub Actions runs
+
 
 @pytest.fixture(scope="session")
 def provider_cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -21,7 +21,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 TOKEN = "ghs_test_token_5e1f"
 READ_ONLY_TOKEN = "ghs_fork_token_77a0"
-COMMENT_LIMIT = 65_536
+COMMENT_LIMIT = 65_536  # GitHub counts a body in UTF-16 code units
+FILES_CAP = 3000  # pulls/N/files lists at most this many
+
+
+def too_long(text: str) -> bool:
+    return len(text.encode("utf-16-le")) // 2 > COMMENT_LIMIT
 
 
 @dataclass
@@ -276,7 +281,7 @@ class FakeGithub:
             return 404, {"message": "Not Found"}
         return 200, [
             {"filename": f, **({"previous_filename": pull.renamed[f]} if f in pull.renamed else {})}
-            for f in pull.files
+            for f in pull.files[:FILES_CAP]
         ]
 
     def _list_issues(self, query: dict[str, str], _: Any) -> tuple[int, Any]:
@@ -294,7 +299,7 @@ class FakeGithub:
         if not data.get("title"):
             return 422, {"message": "Validation Failed", "errors": ["title is missing"]}
         text = str(data.get("body", ""))
-        if len(text) > COMMENT_LIMIT:
+        if too_long(text):
             return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
         labels = [str(label) for label in data.get("labels") or []]
         return 201, self._create_issue(str(data["title"]), text, labels)
@@ -304,7 +309,7 @@ class FakeGithub:
         if issue is None:
             return 404, {"message": "Not Found"}
         data = body or {}
-        if len(str(data.get("body", ""))) > COMMENT_LIMIT:
+        if too_long(str(data.get("body", ""))):
             return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
         for key in ("title", "body", "state", "state_reason"):
             if key in data:
@@ -318,7 +323,7 @@ class FakeGithub:
 
     def _post_comment(self, number: str, body: Any) -> tuple[int, Any]:
         text = str((body or {}).get("body", ""))
-        if len(text) > COMMENT_LIMIT:
+        if too_long(text):
             return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
         return 201, self._create_comment(int(number), text, "github-actions[bot]")
 
@@ -327,7 +332,7 @@ class FakeGithub:
         if comment is None:
             return 404, {"message": "Not Found"}
         text = str((body or {}).get("body", ""))
-        if len(text) > COMMENT_LIMIT:
+        if too_long(text):
             return 422, {"message": "Validation Failed", "errors": ["body is too long"]}
         comment["body"] = text
         return 200, comment

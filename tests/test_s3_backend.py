@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import Tfops
 from tests.helpers import finish, git, init_repo, start_tfops, wait_for
 from tests.provider_helpers import TerraformBin, require_terraform_1_0, require_terraform_on_path
-from tests.test_apply_merged import merge, open_pr
+from tests.repos import merge, open_pr
 from tfops.provider.mirror import install_mirror
 from tfops.terraform.backend import S3Backend, render_s3_backend, s3_backend_settings
 

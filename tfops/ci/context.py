@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from tfops import gitutil
 from tfops.console import Console
 from tfops.github.client import GithubClient, GithubEvent
+
+# all: every drifted environment; configured: `heal: true` ones (and the dispatch input);
+# none: only check
+HealMode = Literal["all", "configured", "none"]
 
 
 @dataclass
@@ -19,7 +23,7 @@ class CiContext:
     environments: tuple[str, ...] = ()
     parallelism: int = 2
     gates: bool = True
-    heal: bool = False  # schedule / workflow_dispatch: heal every drifted environment
+    heal: HealMode = "configured"  # schedule / workflow_dispatch: which drift to heal
     console: Console = field(default_factory=Console)
     out: TextIO = field(default_factory=lambda: sys.stdout)
     _client: GithubClient | None = None

@@ -26,7 +26,7 @@ from tfops.ci.authorize import (
 from tfops.ci.commands import Command, CommandError, first_line, parse_command
 from tfops.ci.context import CiContext
 from tfops.ci.pull_request import plan_pull_request
-from tfops.ci.trust import Trusted, trusted_session
+from tfops.ci.trust import Trusted, read_default_branch_config, trusted_session
 from tfops.errors import ExitCode, TfopsError
 from tfops.github.client import GithubClient
 from tfops.pipeline.apply import Change, Planned, apply_change
@@ -82,20 +82,24 @@ def handle(ctx: CiContext) -> ExitCode:
     if command.verb == "help":
         reply(client, number, "help", login=login)
         return ExitCode.OK
-    trusted = trusted_session(ctx)
-    session = trusted.session
-    if event.token:
-        session.masker.add_values([event.token])
+    # Who asked and on what, before anything of the pull request's checkout is read.
+    rules = read_default_branch_config(ctx, ctx.default_branch())
     pull = client.pull_request(number)
     association = str(comment.get("author_association") or "NONE")
-    problem = pull_request_problem(
-        pull, fork_commands=session.config.github.fork_commands
-    ) or permission_problem(client, login, association)
+    problem = (
+        pull_request_problem(pull, fork_commands=rules.github.fork_commands)
+        or permission_problem(client, login, association)
+        or _binding_problem(ctx, command)
+    )
     if problem is not None:
         console.warn(f"not running {command.text} for @{login}: {problem}.")
         client.add_reaction(comment_id, "confused")
         reply(client, number, "refused", login=login, verb=command.verb, problem=problem)
         return ExitCode.OK
+    trusted = trusted_session(ctx, trusted_config=rules)
+    session = trusted.session
+    if event.token:
+        session.masker.add_values([event.token])
     try:
         head = _checked_out_head(ctx, pull, number)
         result = RUNNERS[command.verb](ctx, trusted, client, pull, head, command, comment)
@@ -116,6 +120,17 @@ def handle(ctx: CiContext) -> ExitCode:
             output=_capped(session.masker(result.output)),
         )
     return result.code
+
+
+def _binding_problem(ctx: CiContext, command: Command) -> str | None:
+    """An apply runs only in the job bound to its environment (`tfops ci -e ENV`, in a job
+    with `environment: ENV`), so GitHub's environment protection always stands in front."""
+    if command.verb != "apply" or command.environments[0] in ctx.environments:
+        return None
+    return (
+        f"can't run in this job: applying {command.environments[0]} runs only in the job of "
+        "that GitHub environment (`tfops ci -e ENV`; see .github/examples/commands.yml)"
+    )
 
 
 def _checked_out_head(ctx: CiContext, pull: dict[str, Any], number: int) -> str:
@@ -183,7 +198,9 @@ def _apply(
             "ask again.",
         )
     posted = _when(comment.get("created_at"))
-    if posted is not None and all(r.created_at > posted for r in of_head):
+    if posted is None:
+        raise TfopsError("the issue_comment event has no comment.created_at", where="event")
+    if all(r.created_at > posted for r in of_head):
         return Reply(
             ExitCode.ERROR,
             f"the head {head[:12]} of #{number} was first planned after this command was "

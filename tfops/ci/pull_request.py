@@ -35,12 +35,16 @@ def handle(ctx: CiContext) -> ExitCode:
     number, action = ctx.event.pr_number, ctx.event.action
     if number is None:
         raise TfopsError("the pull_request event has no pull request number", where="event")
+    if action == "closed" and ctx.event.pull_request.get("merged"):
+        ctx.console.info(
+            f"Pull request #{number} was merged: its locks stay until apply on merge has "
+            "applied it (the push to the default branch releases them)."
+        )
+        return ExitCode.OK
     if action in RELEASE_ACTIONS:
         trusted = trusted_session(ctx)
         released = release_pr_environments(trusted.session, number)
         what = {"closed": "closed", "converted_to_draft": "turned into a draft"}[action]
-        if action == "closed" and ctx.event.pull_request.get("merged"):
-            what = "merged"
         ctx.console.info(
             f"Pull request #{number} was {what}: released the locks of "
             f"{', '.join(released) or 'no environment'}."

@@ -57,7 +57,7 @@ def handle(ctx: CiContext) -> ExitCode:
     )
     if not result.prs:
         console.info(
-            f"{commit[:12]} merged no pull request since the last apply: nothing applied "
+            f"Nothing merged up to {commit[:12]} since the last apply needs applying "
             "(tfops applies only what a pull request reviewed)."
         )
     ctx.out.write(session.masker(result.text()))

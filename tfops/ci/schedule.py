@@ -31,12 +31,14 @@ def handle(ctx: CiContext) -> ExitCode:
     names = [e.name for e in session.select(ctx.environments)]
     inputs = event.payload.get("inputs") if event.name == "workflow_dispatch" else None
     asked = isinstance(inputs, dict) and str(inputs.get("heal", "")).lower() == "true"
-    heal_all = ctx.heal or asked
+    heal_all = ctx.heal == "all" or (asked and ctx.heal != "none")
     console.step(
         f"Drift check ({event.name}) of {', '.join(names)} in {session.repo.root.name}"
         + (" — healing every drifted environment" if heal_all else "")
+        + (" — checking only" if ctx.heal == "none" else "")
     )
-    report = check(session, names, heal=heal_rule(session, heal_all), trigger=event.name)
+    heal = (lambda name: False) if ctx.heal == "none" else heal_rule(session, heal_all)
+    report = check(session, names, heal=heal, trigger=event.name)
     report.run_url = event.run_url
     ctx.out.write(session.masker(report.text(color=False)))
     ctx.out.flush()
@@ -66,7 +68,8 @@ def handle(ctx: CiContext) -> ExitCode:
     if event.output is not None:
         with event.output.open("a", encoding="utf-8") as handle:
             handle.write(f"drift={'true' if report.drifted else 'false'}\n")
-            handle.write(f"drifted={json.dumps([e.name for e in report.drifted])}\n")
+            drifted = [e.name for e in report.drifted if e.name in session.repo.environments]
+            handle.write(f"drifted={json.dumps(drifted)}\n")
     if failure is not None or report.errored or report.heal_failed:
         return ExitCode.ERROR
     return ExitCode.OK

@@ -29,14 +29,20 @@ class Trusted:
     source: str  # where the trusted settings came from, for notes
 
 
-def trusted_session(ctx: CiContext, *, checkout_is_trusted: bool = False) -> Trusted:
-    """The session for this event, its power settings from the default branch."""
+def trusted_session(
+    ctx: CiContext,
+    *,
+    checkout_is_trusted: bool = False,
+    trusted_config: TfopsConfig | None = None,
+) -> Trusted:
+    """The session for this event, its power settings from the default branch (read here,
+    or given as `trusted_config` when the caller already read it)."""
     if checkout_is_trusted:
         session = Session.open(ctx.path, ctx.console)
         return Trusted(session, [], "the checkout (the default branch)")
     branch = ctx.default_branch()
+    trusted = trusted_config or read_default_branch_config(ctx, branch)
     head, _ = load_config(ctx.path.resolve())
-    trusted = read_default_branch_config(ctx, branch)
     config, changed = with_trusted(head, trusted)
     session = Session.open(ctx.path, ctx.console, config=config)
     if changed:

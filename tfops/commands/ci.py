@@ -29,6 +29,11 @@ from tfops.github.client import GithubEvent
     help="schedule, workflow_dispatch: heal every drifted environment (else `heal: true` ones).",
 )
 @click.option(
+    "--no-heal",
+    is_flag=True,
+    help="schedule, workflow_dispatch: only check, whatever the heal input or `heal: true` say.",
+)
+@click.option(
     "--route",
     "route_only",
     is_flag=True,
@@ -42,10 +47,13 @@ def ci_command(
     environments: tuple[str, ...],
     no_gates: bool,
     heal: bool,
+    no_heal: bool,
     route_only: bool,
     parallelism: int,
 ) -> None:
     """Run in GitHub Actions: plan and comment on PRs, run /tfops commands, apply on merge."""
+    if heal and no_heal:
+        raise click.UsageError("--heal and --no-heal contradict each other")
     console: Console = click_ctx.obj.console
     ctx = CiContext(
         event=GithubEvent.from_environ(),
@@ -53,7 +61,7 @@ def ci_command(
         environments=environments,
         parallelism=parallelism,
         gates=not no_gates,
-        heal=heal,
+        heal="all" if heal else ("none" if no_heal else "configured"),
         console=console,
         out=sys.stdout,
     )

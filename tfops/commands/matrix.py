@@ -3,7 +3,9 @@
     {"include": [{"environment": "dev", "root": "."}, {"environment": "prod", "root": "."}]}
 
 Changed files come from `--files`, `--changed-since REF`, or, in a pull_request workflow
-with a token, from the pull request itself; without any of these every environment is in.
+with a token, from the pull request itself. On a push (apply on merge), the `apply: auto`
+environments with merged work since their last apply. Without any of these every
+environment is in.
 The JSON goes to stdout and, in Actions, to the step output `matrix`.
 """
 
@@ -43,12 +45,24 @@ def matrix(
     if changed is not None:
         affected = set(repo.affected_environments(changed))
         names = [n for n in names if n in affected]
+    elif not changed_since and _push_event():
+        from tfops.ci.push import GithubHistory
+        from tfops.pipeline.merge import environments_to_apply
+
+        client = GithubEvent.from_environ().client()
+        pending = set(environments_to_apply(session, "HEAD", GithubHistory(client)))
+        names = [n for n in names if n in pending]
     return {
         "include": [
             {"environment": name, "root": repo.relative(repo.environments[name].root)}
             for name in names
         ]
     }
+
+
+def _push_event() -> bool:
+    """A push to the default branch: only the environments apply on merge will change."""
+    return os.environ.get("GITHUB_EVENT_NAME") == "push" and bool(os.environ.get("GITHUB_TOKEN"))
 
 
 def _pull_request_event() -> bool:

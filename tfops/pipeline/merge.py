@@ -219,6 +219,26 @@ def pending_merges(
     return out
 
 
+def environments_to_apply(
+    session: Session, commit: str, history: History, records: Records | None = None
+) -> list[str]:
+    """The `apply: auto` environments with merged work since their last apply: what a push
+    fans out to (one job per environment, each waiting for its GitHub environment's
+    reviewers — so not the ones with nothing to do)."""
+    _require_history(session)
+    records = records or Records.open(session)
+    auto = [n for n, e in session.repo.environments.items() if e.apply_mode == "auto"]
+    pending = pending_merges(session, records, resolve_commit(session, commit), history, auto)
+    reviewed: dict[int, dict[str, PlanRecord]] = {}
+    out = []
+    for env, pend in pending.items():
+        for pr in pend.prs:
+            reviewed.setdefault(pr.number, reviewed_plans(records, pr.number))
+        if pend.affected or any(env in reviewed[pr.number] for pr in pend.prs):
+            out.append(env)
+    return sorted(out)
+
+
 # ---- applying -----------------------------------------------------------------------------
 
 
@@ -251,14 +271,14 @@ def apply_merged(
     pending = pending_merges(
         session, records, commit, history, requested or list(session.repo.environments)
     )
-    result.prs = sorted({p.number for pend in pending.values() for p in pend.prs})
-    reviewed = {n: reviewed_plans(records, n) for n in result.prs}
-    holder = LockHolder.for_run(pr=result.prs[-1] if result.prs else None)
+    merged = sorted({p.number for pend in pending.values() for p in pend.prs})
+    reviewed = {n: reviewed_plans(records, n) for n in merged}
+    holder = LockHolder.for_run(pr=merged[-1] if merged else None)
     trail = AuditTrail(
         records,
         holder.who,
         commit,
-        result.prs[-1] if result.prs else None,
+        merged[-1] if merged else None,
         trigger,
         session.binary.version,
         holder.run_url,
@@ -266,9 +286,12 @@ def apply_merged(
     screened: dict[str, list[tuple[MergedPR, PlanRecord]]] = {}
     trail.start()
     for env, pend in sorted(pending.items()):
+        before = len(result.outcomes)
         union = _screen(session, records, result, trail, pend, reviewed, env in requested)
         if union is not None:
             screened[env] = union
+        if union is not None or len(result.outcomes) > before:  # this run handles them
+            result.prs = sorted({*result.prs, *(p.number for p in pend.prs)})
     for env, problem in signed_commit_refusals(
         session, list(screened), commit, check_worktree=False
     ).items():
