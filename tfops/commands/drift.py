@@ -29,6 +29,7 @@ from tfops.github.client import GithubClient, GithubError
 from tfops.notify import post_slack
 from tfops.pipeline.drift import Detection, DriftReport, EnvironmentDrift, detect
 from tfops.pipeline.session import Session
+from tfops.records.drift import record_drift
 from tfops.records.locks import LockHolder
 from tfops.render.comment import SUMMARY_LIMIT
 from tfops.repo.environments import SHARED
@@ -65,6 +66,14 @@ def check(
     ]
     if to_heal:
         heal_environments(session, detection, to_heal, trigger=trigger, records=records)
+    record_drift(
+        session.config,
+        session.repo.root,
+        report.to_dict(),
+        trigger=trigger,
+        mask=session.masker,
+        warn=session.console.warn,
+    )
     return report
 
 
