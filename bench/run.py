@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import big_plan, big_repo, overhead, parallel
+from bench import big_plan, big_repo, overhead, overview, parallel
 from bench.common import WORK, Figure
 
 BENCHMARKS: dict[str, Callable[[bool, Path], list[Figure]]] = {
@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[bool, Path], list[Figure]]] = {
     "big_repo": big_repo.run,
     "big_plan": big_plan.run,
     "parallel": parallel.run,
+    "overview": overview.run,
 }
 
 

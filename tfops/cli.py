@@ -191,6 +191,7 @@ for _name, _target in {
     "modules": "tfops.commands.modules:modules_command",
     "plans": "tfops.commands.plans:plans_command",
     "promote": "tfops.commands.promote:promote_command",
+    "report": "tfops.commands.report:report_command",
     "unlock": "tfops.commands.unlock:unlock_command",
     "watch": "tfops.commands.watch:watch_command",
 }.items():

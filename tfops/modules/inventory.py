@@ -5,6 +5,8 @@
 gates: `history=True` counts commits behind the default branch in a bare mirror per
 repository (`$XDG_CACHE_HOME/tfops/repos/`, updated with `git fetch`), and
 `registry=True` asks the Terraform registry for the newest version of registry modules.
+`subjects=True` (with `history`) also names what lies between: the newer releases and the
+subjects of the commits behind (for the overview page).
 """
 
 from __future__ import annotations
@@ -52,6 +54,28 @@ class Inventory:
     errors: list[str] = field(default_factory=list)  # repositories that could not be listed
     # (environment, module) → the branch a floating module follows, e.g. "main"
     follows: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (environment, module) → the newer releases and commits behind (with subjects=True)
+    between: dict[tuple[str, str], Between] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitSubject:
+    sha: str
+    subject: str
+    author: str
+    date: str  # ISO 8601, the committer date
+
+
+@dataclass(frozen=True)
+class Between:
+    """What lies between the commit a module runs and the newest: by name and subject."""
+
+    newer_releases: tuple[str, ...] = ()  # newest first
+    commits: tuple[CommitSubject, ...] = ()  # newest first, at most SUBJECT_LIMIT
+    more_commits: int = 0  # behind, but beyond SUBJECT_LIMIT
+
+
+SUBJECT_LIMIT = 20  # commit subjects listed per module
 
 
 def build_inventory(
@@ -61,6 +85,7 @@ def build_inventory(
     *,
     history: bool = False,
     registry: bool = False,
+    subjects: bool = False,
 ) -> Inventory:
     """One row per module call of `environments`, in environment and file order."""
     calls = [call for env in environments for call in module_calls(repo, env)]
@@ -94,6 +119,9 @@ def build_inventory(
             inventory.rows.append(_registry_row(repo, module, versions.get(module.source.registry)))
         else:
             inventory.rows.append(_git_row(repo, module, mirrors.get(module.url or "")))
+            if subjects:
+                key = (module.call.environment, module.call.name)
+                inventory.between[key] = _between(module, mirrors.get(module.url or ""))
     return inventory
 
 
@@ -167,6 +195,54 @@ def _releases_not_merged(mirror: git.Repo, module: ResolvedModule) -> int | None
     except git.GitCommandError:
         return None
     return len(set(names) & set(module.tags.releases))
+
+
+def _between(module: ResolvedModule, mirror: git.Repo | None) -> Between:
+    """The releases newer than the module's and the commits between its commit and the head
+    of the default branch (subjects from the mirror; none without one)."""
+    if module.tags is None or module.commit is None:
+        return Between()
+    newer: list[str] = []
+    tags = module.tags
+    if module.kind == "tag" and module.ref is not None:
+        if module.ref in tags.releases:
+            newer = list(tags.releases[: tags.releases.index(module.ref)])
+        elif (current := parse_version(module.ref)) is not None:
+            newer = [
+                tag
+                for tag, version in zip(tags.releases, tags.release_versions, strict=True)
+                if version is not None and version > current
+            ]
+    elif mirror is not None:
+        try:
+            names = mirror.git.for_each_ref(
+                f"--no-merged={module.commit}", "--format=%(refname:strip=2)", "refs/tags"
+            ).split()
+        except git.GitCommandError:
+            names = []
+        newer = [tag for tag in tags.releases if tag in set(names)]
+    commits: list[CommitSubject] = []
+    more = 0
+    if mirror is not None and module.head is not None and module.head != module.commit:
+        commits, more = _subjects(mirror, module.commit, module.head)
+    return Between(tuple(newer), tuple(commits), more)
+
+
+def _subjects(mirror: git.Repo, old: str, new: str) -> tuple[list[CommitSubject], int]:
+    """The newest SUBJECT_LIMIT commits in old..new, and how many more there are."""
+    try:
+        out = mirror.git.log(
+            f"--max-count={SUBJECT_LIMIT}", "--format=%H%x1f%s%x1f%an%x1f%cI", f"{old}..{new}"
+        )
+        total = int(mirror.git.rev_list("--count", f"{old}..{new}"))
+    except (git.GitCommandError, ValueError):
+        return [], 0
+    commits = []
+    for line in out.splitlines():
+        parts = line.split("\x1f")
+        if len(parts) == 4:
+            commits.append(CommitSubject(*parts))
+    return commits, max(0, total - len(commits))
 
 
 def _registry_lookups(addresses: list[str]) -> dict[str, list[str] | str]:

@@ -20,6 +20,7 @@ from tfops.pipeline.drift import DriftReport, drift_report
 from tfops.pipeline.outcome import Outcome, RootOutcome
 from tfops.pipeline.records import Records
 from tfops.pipeline.session import RootRun, Session
+from tfops.records.drift import record_drift
 from tfops.records.locks import LockHolder
 from tfops.repo.environments import Root
 
@@ -69,6 +70,19 @@ def check(
             outcome = apply_change(session, records, change, by_policy(" (healing drift)"))
             outcomes.update(dict.fromkeys(drifted, outcome))
     report = drift_report(session, runs, names)
+    _record_heals(session, report, outcomes)
+    record_drift(
+        session.config,
+        session.repo.root,
+        report.to_dict(),
+        trigger=trigger,
+        mask=session.masker,
+        warn=session.console.warn,
+    )
+    return report
+
+
+def _record_heals(session: Session, report: DriftReport, outcomes: dict[str, RootOutcome]) -> None:
     for name, outcome in outcomes.items():
         env = report.environments.get(name)
         if env is None or not env.drifted:
@@ -81,7 +95,6 @@ def check(
             session.console.info(f"Healed {name}: {outcome.changes.get(name, '')}.")
         else:
             session.console.error(f"{name} was not healed ({env.heal}).")
-    return report
 
 
 def _check_and_heal(

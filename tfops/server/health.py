@@ -1,8 +1,12 @@
-"""A small HTTP endpoint for a long-running tfops: `GET /healthz` and `GET /status`.
+"""A small HTTP endpoint for a long-running tfops: `GET /healthz`, `GET /status`, `GET /`.
 
 `/healthz` answers 200 "ok" while the service is alive and 503 with the reason when it is
-stuck (for a liveness probe); `/status` answers the service's status as JSON. It runs
-http.server in a daemon thread: it never holds the service up, and dies with it.
+stuck (for a liveness probe); `/status` answers the service's status as JSON; `/`, when a
+page callback is given, answers an HTML page (the watcher's overview). Nothing else is
+served: any other path is 404, any other method 501. It runs http.server in a daemon
+thread, one thread per request: it never holds the service up (a plan running in the
+service doesn't hold it up either), and dies with it. A client that sends nothing for
+`REQUEST_TIMEOUT` seconds is dropped, so slow clients can't pile up.
 """
 
 from __future__ import annotations
@@ -17,6 +21,17 @@ from tfops.errors import TfopsError
 
 Status = Callable[[], dict[str, Any]]
 Health = Callable[[], str | None]  # None when healthy, else why not
+Page = Callable[[], str]  # an HTML page, made for each request
+
+REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request
+# The page is the service's own, self-contained: it loads and runs nothing, is never framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -32,9 +47,12 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, status: Status, health: Health):
+    def __init__(
+        self, host: str, port: int, status: Status, health: Health, page: Page | None = None
+    ):
         self._status = status
         self._health = health
+        self._page = page
         try:
             self._server = ThreadingHTTPServer((host, port), self._handler())
         except OSError as exc:
@@ -66,6 +84,8 @@ class HealthServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = REQUEST_TIMEOUT
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # probes every few seconds would drown the service's own log
 
@@ -77,14 +97,26 @@ class HealthServer:
                 elif path == "/status":
                     text = json.dumps(server._status(), indent=2, sort_keys=True)
                     self._send(200, "application/json", text)
+                elif path == "/" and server._page is not None:
+                    try:
+                        page = server._page()
+                    except Exception:  # the page's own errors are pages; this is a bug
+                        self._send(500, "text/plain", "the page could not be made; see /status")
+                        return
+                    self._send(200, "text/html", page, PAGE_HEADERS)
                 else:
-                    self._send(404, "text/plain", "not found: try /healthz or /status")
+                    routes = "/, /healthz or /status" if server._page else "/healthz or /status"
+                    self._send(404, "text/plain", f"not found: try {routes}")
 
-            def _send(self, code: int, kind: str, text: str) -> None:
+            def _send(
+                self, code: int, kind: str, text: str, headers: dict[str, str] | None = None
+            ) -> None:
                 body = (text + "\n").encode()
                 self.send_response(code)
                 self.send_header("Content-Type", f"{kind}; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 

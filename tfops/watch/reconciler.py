@@ -33,6 +33,7 @@ from tfops.pipeline.session import Session
 from tfops.records.audit import now_iso
 from tfops.records.locks import LockHolder
 from tfops.repo.environments import EnvironmentsRepo, Root
+from tfops.report.overview import OverviewPage
 from tfops.server.health import HealthServer
 from tfops.watch.clones import Clone, FetchError, ModuleRepo, module_repos
 from tfops.watch.state import (
@@ -570,9 +571,15 @@ class Watcher:
     def _serve(self) -> HealthServer | None:
         if self.options.listen is None:
             return None
-        server = HealthServer(*self.options.listen, status=self.status, health=self.health)
+        page = OverviewPage(self.root, key=lambda: (self.state.commit, str(self.state.modules)))
+        server = HealthServer(
+            *self.options.listen, status=self.status, health=self.health, page=page.html
+        )
         server.start()
-        self.console.info(f"Health on {server.url}/healthz, status on {server.url}/status")
+        self.console.info(
+            f"Overview on {server.url}/, health on {server.url}/healthz, "
+            f"status on {server.url}/status"
+        )
         return server
 
 

@@ -1,0 +1,1 @@
+"""Reports that gather from several records at once: the overview page (`overview.py`)."""
