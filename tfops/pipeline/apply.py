@@ -28,6 +28,7 @@ from tfops.pipeline.records import AuditTrail, Records
 from tfops.pipeline.session import RootRun, Session
 from tfops.plan.compare import changes
 from tfops.records.locks import LockHeld, LockHolder, held
+from tfops.records.store import StoredPlan
 from tfops.repo.environments import SHARED, Root
 
 
@@ -46,6 +47,7 @@ class Change:
     hand_back: bool = False  # give taken-over locks back afterwards (an apply from an open PR)
     check_worktree: bool = True  # signed commits: uncommitted changes refuse (local runs)
     whole_root_first: bool = False  # plan the whole root; target only if others change too
+    stored: StoredPlan | None = None  # apply this plan made earlier instead of planning
 
 
 @dataclass
@@ -171,7 +173,14 @@ def _plan(
     session: Session, change: Change, envs: list[str], targets: list[str], note: str | None
 ) -> Planned:
     """Plan under the lock. A merge plans the whole root first (the fullest comparison) and
-    falls back to -target only when other environments of the root change too."""
+    falls back to -target only when other environments of the root change too. A stored
+    plan (shown to someone earlier) is loaded instead: terraform refuses to apply it if the
+    state changed since."""
+    if change.stored is not None:
+        stored = change.stored
+        run = session.load_plan(change.root, envs, stored.planfile, stored.plan_json)
+        run.targets = list(stored.record.targets)
+        return Planned(change, run, targeted=bool(run.targets))
     if change.whole_root_first and targets:
         run = session.run_root(change.root, envs, gates=change.gates)
         if run.plan_json is None or plan_problem(run) is not None:

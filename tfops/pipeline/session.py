@@ -278,6 +278,33 @@ class Session:
             run.seconds = time.monotonic() - started
         return run
 
+    def load_plan(
+        self, root: Root, envs: list[str], planfile: bytes, plan_json: dict[str, Any]
+    ) -> RootRun:
+        """A plan made earlier (a stored plan someone was shown), ready to apply here: the
+        root prepared and initialised, the plan file written into this run's directory."""
+        started = time.monotonic()
+        run = RootRun(root, self.label(root))
+        terraform = self.terraform(root, self.console.sink(run.label))
+        try:
+            run.siblings = self.prepare(root)
+            terraform.init(backend_config=self.backend_config(root))
+        except TerraformError as exc:
+            run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
+            return run
+        run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
+        run.planfile.write_bytes(planfile)
+        run.planfile_sha256 = hashlib.sha256(planfile).hexdigest()
+        run.plan_json = plan_json
+        self.masker.add_values(sensitive_values(plan_json))
+        run.summary = summarize(
+            plan_json,
+            lambda address: self.repo.environment_of_address(address, root),
+            [name for name in envs if name in root.environments],
+        )
+        run.seconds = time.monotonic() - started
+        return run
+
     def _plan(
         self, run: RootRun, terraform: Terraform, envs: list[str], refresh_only: bool
     ) -> None:
