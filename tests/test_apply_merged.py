@@ -120,7 +120,8 @@ def test_a_change_landed_on_main_in_between_refuses(repo: Path, tfops: Tfops) ->
     assert "terraform_data.extra: only in the new plan (create); never reviewed" in comment
     assert audit_lines(repo)[-1]["result"] == "refused"
     assert "terraform_data.extra" in audit_lines(repo)[-1]["detail"]
-    assert lock_files(repo) == []
+    assert lock_files(repo) == ["dev.json"]  # dev is behind: #12 keeps its lock
+    assert "keep its lock" in dev.detail and "tfops unlock -e dev" in dev.detail
 
 
 def test_a_changed_value_is_named_with_both_sides(repo: Path, tfops: Tfops) -> None:
@@ -396,7 +397,8 @@ def test_gpg_signed_merge_commit_is_accepted(
     assert "dev: refused" in unsigned.stdout
     assert "the merge commit's signature is not accepted" in unsigned.stdout
     assert state_inputs(repo / "envs/dev") == {}
-    # the same merge, signed
+    # the same merge, signed (dev is behind, #3 keeps its lock until someone releases it)
+    assert tfops("unlock", str(repo), "-e", "dev").exit_code == 0
     git(repo, "reset", "-q", "--hard", "HEAD^")
     open_pr(repo, "feature2", {"envs/dev/main.tf": resource("app", "v2")}, 4, ["dev"])
     git(repo, "merge", "-q", "--no-ff", "-S", "feature2", "-m", "signed merge")

@@ -142,3 +142,18 @@ def test_an_unreviewed_change_in_the_batch_refuses_and_names_every_pr(
     for number in (1, 2):
         assert "| dev | ⛔ refused |" in api.comments_on(number)[-1]["body"]
     assert audit_lines(repo)[-1]["result"] == "refused"
+    assert lock_files(repo) == ["dev.json"]  # dev is behind: #1 keeps its lock
+    # a fix-forward merge compares everything pending again, and applies it
+    git(repo, "rm", "-q", "envs/dev/sneaky.tf")
+    fixed = commit(repo, {}, "Remove the unreviewed resource (#3)")
+    git(repo, "checkout", "-q", "-b", "three", f"{fixed}^")
+    git(repo, "checkout", "-q", "main")
+    api.add_pull(3, fixed, ["envs/dev/sneaky.tf"]).merge_sha = fixed
+    plan_on_pr(actions, repo, 3, fixed)
+    again = actions.run("push", push_event(after, fixed), repo, "--no-gates")
+    assert again.exit_code == 0, again.output
+    assert state_inputs(repo / "envs/dev") == {
+        "terraform_data.app": "v2",
+        "terraform_data.extra": "e1",
+    }
+    assert lock_files(repo) == []

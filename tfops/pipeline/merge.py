@@ -19,7 +19,7 @@ been handled their locks are released: a merged pull request has nothing left to
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ from tfops.pipeline.records import AuditTrail, Records
 from tfops.pipeline.review import reviewed_plans
 from tfops.pipeline.session import Session
 from tfops.plan.compare import Comparison, changes, compare
-from tfops.records.locks import LockHolder, release_pr_locks
+from tfops.records.locks import LockHolder
 from tfops.records.store import IntegrityError, PlanRecord
 from tfops.render.markdown import render_template
 from tfops.repo.environments import SHARED, Root
@@ -306,15 +306,22 @@ def apply_merged(
             in_root = sorted(n for n in screened if n in root.environments)
             _apply_root(session, records, trail, holder, root, in_root, screened, gates, result)
     finally:
-        for number in result.prs:
-            with contextlib.suppress(TfopsError):
-                released = release_pr_locks(records.locks, number)
-                if released:
-                    result.notes.append(
-                        f"Released the locks #{number} held on {', '.join(released)}."
-                    )
+        _release_merged(records, result, merged)
     result.outcomes.sort(key=lambda o: o.environment)
     return result
+
+
+def _release_merged(records: Records, result: MergeResult, merged: list[int]) -> None:
+    """A merged pull request's locks have done their job once its environments are applied
+    (or skipped, or untouched); where the apply was refused or failed they stay, so other
+    pull requests see that the environment is behind."""
+    pending = {o.environment for o in result.outcomes if not o.ok}
+    for info in records.locks.all():
+        number = info.pr if info.is_pr_lock else None
+        if number in merged and info.environment not in pending:
+            with contextlib.suppress(TfopsError):
+                records.locks.release(info.environment, info.holder_id)
+                result.notes.append(f"Released the lock #{number} held on {info.environment}.")
 
 
 def _screen(
@@ -443,6 +450,7 @@ def _apply_root(
         pr=numbers[-1] if numbers else None,
         gates=gates,
         take_over=frozenset(f"pr-{n}" for n in result.prs),
+        hand_back=True,  # released below where applied; kept where refused
         check_worktree=False,
         whole_root_first=True,
     )
@@ -472,10 +480,11 @@ def _apply_root(
 def _how_to_proceed(env: str, commit: str, prs: list[int]) -> str:
     what = ", ".join(f"#{n}" for n in prs) or "the merged pull requests"
     return (
-        f"Nothing was applied to {env}; {what} stay pending until it is. To proceed, fix "
-        f"forward with a pull request (its merge compares everything pending again), or "
-        f"review a plan of {env} at {commit[:12]} and apply it by hand "
-        f"(`tfops apply -e {env}` in a checkout of {commit[:12]}); later merges start from there."
+        f"Nothing was applied to {env}; {what} stay pending until it is, and keep its lock. "
+        "To proceed, fix forward with a pull request (its merge compares everything pending "
+        f"again), or review a plan of {env} at {commit[:12]} and apply it by hand "
+        f"(`tfops unlock -e {env}`, then `tfops apply -e {env}` in a checkout of "
+        f"{commit[:12]}); later merges start from there."
     )
 
 
@@ -553,6 +562,3 @@ def _all_reviews(
         for pr, plan in zip(prs_of[env], plans, strict=True):
             by_pr.setdefault(pr.number, plan)
     return [by_pr[n] for n in sorted(by_pr)]
-
-
-Notify = Callable[[str], None]
