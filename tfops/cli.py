@@ -193,9 +193,11 @@ for _name, _target in {
     "ci": "tfops.commands.ci:ci_command",
     "drift": "tfops.commands.drift:drift_command",
     "matrix": "tfops.commands.matrix:matrix_command",
+    "module": "tfops.commands.module:module_group",
     "modules": "tfops.commands.modules:modules_command",
     "plans": "tfops.commands.plans:plans_command",
     "promote": "tfops.commands.promote:promote_command",
+    "release": "tfops.commands.release:release_command",
     "unlock": "tfops.commands.unlock:unlock_command",
     "watch": "tfops.commands.watch:watch_command",
 }.items():
