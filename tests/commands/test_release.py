@@ -222,3 +222,28 @@ def test_the_candidates_own_tfops_yaml_decides_its_pattern(backend: Path, tfops:
     result = tfops("release", "2.0.0-candidate1", str(backend))
     assert result.exit_code == 0, result.output
     assert tags(backend)["2.0.0"] == git(backend, "rev-parse", "main")
+
+
+def test_the_candidate_cannot_choose_its_own_settings(
+    backend: Path, tfops: Tfops, tmp_path: Path
+) -> None:
+    """Gates, patterns and the terraform binary come from the default branch (DESIGN §5)."""
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil-terraform"
+    evil.write_text(f'#!/bin/sh\ntouch {marker}\nexec terraform "$@"\n')
+    evil.chmod(0o755)
+    git(backend, "checkout", "-q", "-b", "feature")
+    settings = (
+        f"terraform:\n  binary: {evil}\n"
+        "modules:\n  release_candidate_pattern: '^(?P<release>v\\d+\\.\\d+\\.\\d+)-sneaky$'\n"
+    )
+    commit(backend, {"tfops.yaml": settings}, "Choose my own settings", tags=["v3.0.0-rc1"])
+    git(backend, "tag", "v4.0.0-sneaky")
+    git(backend, "checkout", "-q", "main")
+
+    sneaky = tfops("release", "v4.0.0-sneaky", str(backend))
+    assert sneaky.exit_code == 1 and "it is not a release candidate" in sneaky.stderr
+    result = tfops("release", "v3.0.0-rc1", str(backend))
+    assert result.exit_code == 0, result.output
+    assert "Settings: tfops.yaml of heads/main" in result.stderr
+    assert not marker.exists()

@@ -34,6 +34,7 @@ from tfops.modules.remote import parse_ls_remote
 from tfops.render.markdown import render_template
 from tfops.terraform.versions import Version, parse_version
 
+MAIN = ("main", "master")  # the default branch's names when the remote's HEAD is unknown
 # Who tags in GitHub Actions when the job set no git identity (Actions sets none).
 ACTIONS_IDENTITY = {
     "GIT_COMMITTER_NAME": "github-actions[bot]",
@@ -151,7 +152,9 @@ def release(
     top = found[0]
     git = Git(top)
     prefix = os.path.relpath(path.resolve(), top.resolve())
-    candidate, config = find_candidate(git, tag, "" if prefix == "." else prefix + "/", top.name)
+    prefix = "" if prefix == "." else prefix + "/"
+    config = trusted_config(git, prefix, remote, console)
+    candidate = find_candidate(git, tag, prefix, top.name, config)
     tags = git.tags()
     if push:
         tags = {**remote_tags(git, remote), **tags}
@@ -193,8 +196,8 @@ def release(
     return outcome
 
 
-def find_candidate(git: Git, tag: str, prefix: str, repo: str) -> tuple[Candidate, TfopsConfig]:
-    """The candidate TAG names, with the tfops.yaml of its own commit (what gets tested)."""
+def find_candidate(git: Git, tag: str, prefix: str, repo: str, config: TfopsConfig) -> Candidate:
+    """The candidate TAG names, and the release it becomes."""
     tag = tag.removeprefix("refs/tags/")
     commit = git.commit_of(f"refs/tags/{tag}") if tag and not tag.startswith("-") else None
     if commit is None:
@@ -203,7 +206,6 @@ def find_candidate(git: Git, tag: str, prefix: str, repo: str) -> tuple[Candidat
             hint="tag the release candidate first (`git tag -a v1.0.0-rc1 -m …`), or fetch "
             "the tags (`git fetch --tags`; in Actions: actions/checkout with fetch-depth: 0)",
         )
-    config = config_at(git, commit, prefix)
     pattern = config.modules.release_candidate_pattern
     match = re.search(pattern, tag)
     if match is None or not match.group("release"):
@@ -221,11 +223,27 @@ def find_candidate(git: Git, tag: str, prefix: str, repo: str) -> tuple[Candidat
             f"(modules.release_tag_pattern: {config.modules.release_tag_pattern})",
             hint="make release_candidate_pattern's `release` group match release_tag_pattern",
         )
-    return Candidate(tag, commit, name, repo, prefix), config
+    return Candidate(tag, commit, name, repo, prefix)
+
+
+def trusted_config(git: Git, prefix: str, remote: str, console: Console) -> TfopsConfig:
+    """The settings of the default branch, never the candidate's (DESIGN §5): a candidate
+    must not choose its own gates, patterns or terraform binary. As committed, not as the
+    caller's working tree has them."""
+    for ref in [
+        *(f"refs/remotes/{remote}/{b}" for b in ("HEAD", *MAIN)),
+        *(f"refs/heads/{b}" for b in MAIN),
+    ]:
+        commit = git.commit_of(ref)
+        if commit is not None:
+            console.note(f"Settings: tfops.yaml of {ref.removeprefix('refs/')} ({commit[:12]})")
+            return config_at(git, commit, prefix)
+    console.warn("no default branch (origin/HEAD, main, master) to read tfops.yaml from: defaults")
+    return TfopsConfig()
 
 
 def config_at(git: Git, commit: str, prefix: str) -> TfopsConfig:
-    """tfops.yaml as committed at `commit`: neither the caller's edits nor another branch's."""
+    """tfops.yaml as committed at `commit`, not as the caller's working tree has it."""
     for name in CONFIG_NAMES:
         shown = git.run("show", f"{commit}:{prefix}{name}")
         if shown.returncode == 0:
