@@ -52,6 +52,13 @@ def module_group() -> None:
     help="Only this module, by name or path (repeatable); default: every module.",
 )
 @click.option("--all", "keep_going", is_flag=True, help="Run every step even after one fails.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Modules checked at once.",
+)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 @click.option(
     "--sarif",
@@ -65,13 +72,16 @@ def check_command(
     path: Path,
     names: tuple[str, ...],
     keep_going: bool,
+    parallelism: int,
     output_format: str,
     sarif_file: Path | None,
 ) -> None:
     """Run fmt, validate, the linters and `terraform test` on each module under PATH."""
     repo = ModuleRepo(path)
     modules = repo.select(names)
-    check = check_modules(repo, modules, state.console, keep_going=keep_going)
+    check = check_modules(
+        repo, modules, state.console, keep_going=keep_going, parallelism=parallelism
+    )
     report(
         check,
         repo.root,

@@ -10,12 +10,13 @@ only after the gates passed (a module that does not validate cannot pass a test)
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tfops import gitutil
 from tfops.config import GateConfig
-from tfops.console import Console
+from tfops.console import Console, OutputSink
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
 from tfops.gates.tftest import GATE as TEST_GATE
 from tfops.gates.tftest import TftestReport, run_tests
@@ -82,14 +83,27 @@ def check_modules(
     console: Console,
     *,
     keep_going: bool = False,
+    parallelism: int = 1,
 ) -> ModuleCheck:
+    """Check each module; `parallelism` at a time, each module's output kept together."""
     binary = find_terraform(repo.config.terraform)
     hcl = HclCache(base=repo.root)
     lister = RemoteLister(timeout=repo.config.modules.ls_remote_timeout_seconds)
-    results = []
-    for module in modules:
+    buffered = parallelism > 1 and len(modules) > 1
+
+    def one(module: ModuleDir) -> ModuleResult:
         console.step(f"Checking module {module.name} ({module.relative})")
-        results.append(_check_one(repo, module, binary, hcl, lister, console, keep_going))
+        sink = console.sink(module.name, buffered=buffered)
+        try:
+            return _check_one(repo, module, binary, hcl, lister, console, sink, keep_going)
+        finally:
+            sink.flush()
+
+    if buffered:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            results = list(pool.map(one, modules))
+    else:
+        results = [one(module) for module in modules]
     return ModuleCheck(repo.name, gitutil.head_commit(repo.root), binary.version, results)
 
 
@@ -100,10 +114,11 @@ def _check_one(
     hcl: HclCache,
     lister: RemoteLister,
     console: Console,
+    sink: OutputSink,
     keep_going: bool,
 ) -> ModuleResult:
     config = repo.config
-    terraform = Terraform(binary, module.path, config.terraform, console.sink(module.name))
+    terraform = Terraform(binary, module.path, config.terraform, sink)
     # The module's directory as a Terraform root without environments; paths are named
     # from the module repo's root.
     as_root = EnvironmentsRepo(

@@ -141,6 +141,7 @@ def release(
     sign: bool = False,
     dry_run: bool = False,
     remote: str = "origin",
+    parallelism: int = 2,
 ) -> ReleaseOutcome:
     """Check the candidate's commit in a clean worktree; tag it as the release if all pass."""
     found = gitutil.checkout(path)
@@ -178,9 +179,7 @@ def release(
     console.step(f"Checking {candidate.tag} ({candidate.commit[:12]}) in a clean worktree")
     with temporary_checkout(git, candidate.commit) as checkout:
         modules = ModuleRepo(checkout / candidate.prefix, config=config, name=candidate.repo)
-        check = check_modules(modules, modules.select([]), console)
-    # the checkout's paths are the caller's: name them from the caller's repo
-    check.repo, check.commit = candidate.repo, candidate.commit
+        check = check_modules(modules, modules.select([]), console, parallelism=parallelism)
     outcome = ReleaseOutcome(candidate, check)
     if not check.ok:
         return outcome
