@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 from tfops import gitutil
-from tfops.commands.options import path_argument
+from tfops.commands.options import path_argument, sarif_option
 from tfops.console import Console
 from tfops.errors import ExitCode
 from tfops.gates.tftest import RunStatus
@@ -60,12 +60,7 @@ def module_group() -> None:
     help="Modules checked at once.",
 )
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
-@click.option(
-    "--sarif",
-    "sarif_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the findings as SARIF 2.1.0 to FILE (for GitHub code scanning).",
-)
+@sarif_option()
 @click.pass_obj
 def check_command(
     state: State,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tfops.commands.module import report
-from tfops.commands.options import path_argument
+from tfops.commands.options import path_argument, sarif_option
 from tfops.errors import ExitCode, TfopsError
 from tfops.modules.release import ReleaseOutcome, release
 
@@ -24,12 +24,7 @@ if TYPE_CHECKING:
 @click.option("--remote", default="origin", show_default=True, help="The remote --push uses.")
 @click.option("--sign", is_flag=True, help="Sign the tag (git tag -s: gpg or ssh signing).")
 @click.option("--dry-run", is_flag=True, help="Check and show the tag message; tag nothing.")
-@click.option(
-    "--sarif",
-    "sarif_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the module check's findings as SARIF 2.1.0 to FILE.",
-)
+@sarif_option("Also write the module check's findings as SARIF 2.1.0 to FILE.")
 @click.pass_obj
 def release_command(
     state: State,

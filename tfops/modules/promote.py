@@ -312,6 +312,7 @@ def default_branch_name(module: str, ref: str) -> str:
     return "promote/" + re.sub(r"[^A-Za-z0-9._-]+", "-", f"{module}-{ref}").strip("-.")
 
 
+PR_REMOTE = "origin"
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
@@ -327,7 +328,7 @@ class PullRequestTarget:
 
     client: GithubClient
     base: str
-    remote: str = "origin"
+    remote: str = PR_REMOTE
 
     @classmethod
     def find(cls, local: git.Repo, environ: Mapping[str, str] | None = None) -> PullRequestTarget:
@@ -339,7 +340,7 @@ class PullRequestTarget:
                 hint="export a token with `contents: write` and `pull-requests: write` "
                 "(in Actions: `GITHUB_TOKEN: ${{ github.token }}`), or use --branch alone",
             )
-        if cls.remote_name() not in {remote.name for remote in local.remotes}:
+        if PR_REMOTE not in {remote.name for remote in local.remotes}:
             raise TfopsError(
                 "--pr pushes the branch to `origin`, and this repository has no such remote",
                 hint="add it (git remote add origin URL), or use --branch alone",
@@ -360,10 +361,6 @@ class PullRequestTarget:
             ) from None
         api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
         return cls(GithubClient(api_url, token, repository), base)
-
-    @staticmethod
-    def remote_name() -> str:
-        return "origin"
 
     def open(self, local: git.Repo, branch: str, title: str, body: str) -> dict[str, Any]:
         """Push `branch` and open its pull request; the pull request GitHub returned."""
