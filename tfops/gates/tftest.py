@@ -19,6 +19,7 @@ from typing import Any, Literal
 from tfops.config import Severity
 from tfops.errors import Interrupted, TerraformError, TfopsError
 from tfops.gates.base import Finding, GateContext, GateResult, Status, tool_output
+from tfops.modules.discovery import TEST_SUFFIXES
 from tfops.terraform import process
 from tfops.terraform.process import Sink
 from tfops.terraform.versions import satisfies
@@ -27,6 +28,13 @@ GATE = "test"
 MINIMUM_VERSION = "1.6.0"
 RunStatus = Literal["pass", "fail", "error", "skip", "pending"]
 _STATUSES: dict[str, RunStatus] = {"pass": "pass", "fail": "fail", "error": "error", "skip": "skip"}
+VERBS: dict[RunStatus, str] = {
+    "pass": "passed",
+    "fail": "failed",
+    "error": "errored",
+    "skip": "was skipped",
+    "pending": "did not finish",
+}
 SEVERITIES: dict[str, Severity] = {"error": "high", "warning": "low"}
 
 
@@ -98,9 +106,9 @@ class TftestReport:
 
     def describe(self) -> str:
         """`3 passed, 1 failed` — the counts that are not zero."""
-        counts = [(s, self.count(s)) for s in ("pass", "fail", "error", "skip")]
-        words = {"pass": "passed", "fail": "failed", "error": "errored", "skip": "skipped"}
-        return ", ".join(f"{n} {words[s]}" for s, n in counts if n) or "no runs"
+        words: dict[RunStatus, str] = {**VERBS, "skip": "skipped", "pending": "unfinished"}
+        counts = [(words[status], self.count(status)) for status in words]
+        return ", ".join(f"{n} {word}" for word, n in counts if n) or "no runs"
 
 
 def parse_test_output(stdout: str) -> TftestReport:
@@ -215,13 +223,12 @@ def _finding(ctx: GateContext, report: TftestReport, diagnostic: Diagnostic) -> 
     """Where it happened: the assertion in the test file, else the run block that errored."""
     where, line, end_line = diagnostic.span
     message = diagnostic.text
-    test_file = diagnostic.file or (where if where and where.endswith(_TEST_SUFFIXES) else None)
+    test_file = diagnostic.file or (where if where and where.endswith(TEST_SUFFIXES) else None)
     rule = "terraform-test" if diagnostic.severity == "error" else "terraform-test-warning"
     run = report.find(diagnostic.file, diagnostic.run)
     if diagnostic.run:
         status = run.status if run else "error"
-        verb = {"fail": "failed", "error": "errored"}.get(status, status)
-        message = f'run "{diagnostic.run}" {verb}: {message}'
+        message = f'run "{diagnostic.run}" {VERBS[status]}: {message}'
         if diagnostic.severity == "error" and status == "error":
             rule = "terraform-test-error"
     if test_file and where != test_file:
@@ -248,7 +255,7 @@ def _silent_failures(ctx: GateContext, report: TftestReport) -> list[Finding]:
     out = []
     for run in report.runs:
         if run.status in ("fail", "error") and (run.file, run.name) not in noted:
-            verb = "failed" if run.status == "fail" else "errored"
+            verb = VERBS[run.status]
             out.append(
                 Finding(
                     gate=GATE,
@@ -260,9 +267,6 @@ def _silent_failures(ctx: GateContext, report: TftestReport) -> list[Finding]:
                 )
             )
     return out
-
-
-_TEST_SUFFIXES = (".tftest.hcl", ".tftest.json")
 
 
 def _run_line(path: Path, name: str | None) -> int | None:
