@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Tfops
 from tests.helpers import GIT_ENV, commit, git
-from tests.modules.repos import BROKEN_DB, DB, DB_TESTS, module_repo, state_of, tags
+from tests.modules.repos import BROKEN_DB, DB, DB_TESTS, MODULES, module_repo, state_of, tags
 
 
 @pytest.fixture(autouse=True)
@@ -247,3 +247,35 @@ def test_the_candidate_cannot_choose_its_own_settings(
     assert result.exit_code == 0, result.output
     assert "Settings: tfops.yaml of heads/main" in result.stderr
     assert not marker.exists()
+
+
+def test_push_of_a_release_made_earlier_pushes_only_the_tag(
+    backend: Path, tfops: Tfops, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(backend), str(remote))
+    git(backend, "remote", "add", "origin", str(remote))
+    assert tfops("release", "v1.0.0-rc1", str(backend)).exit_code == 0
+    pushed = tfops("release", "v1.0.0-rc1", str(backend), "--push")
+    assert pushed.exit_code == 0, pushed.output
+    assert "v1.0.0 already exists on" in pushed.stdout
+    assert "Pushed v1.0.0 to origin." in pushed.stdout
+    assert "Checking module" not in pushed.stderr
+    assert tags(remote)["v1.0.0"] == tags(backend)["v1.0.0"]
+
+
+def test_a_module_repo_inside_a_bigger_checkout(tmp_path: Path, tfops: Tfops) -> None:
+    """The seed's backend repo: an app with its modules under infrastructure/ — here the
+    module repo is `terraform/` of the checkout, with its own tfops.yaml."""
+    checkout = module_repo(
+        tmp_path / "app",
+        {f"terraform/{name}": text for name, text in MODULES.items()}
+        | {"terraform/tfops.yaml": "gates:\n  tflint:\n    enabled: false\n"},
+    )
+    git(checkout, "tag", "v2.0.0-rc1")
+    result = tfops("release", "v2.0.0-rc1", str(checkout / "terraform"))
+    assert result.exit_code == 0, result.output
+    assert "Settings: tfops.yaml of heads/main" in result.stderr
+    message = git(checkout, "tag", "-l", "--format=%(contents)", "v2.0.0")
+    assert f'  pass  terraform/{DB_TESTS}: run "serves_postgres"' in message
+    assert "terraform/infrastructure/modules/db: fmt passed, validate passed, tfsec" in message
