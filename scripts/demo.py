@@ -11,6 +11,10 @@ by the localfile provider from an offline mirror): it works offline and rebuilds
 scratch on every run. After planning, the demo applies, edits dev's config file by hand,
 finds that drift (`tfops drift`), heals it (`--heal`), and runs the watcher: a first pass
 applies the repo to its own deployment, a commit on the modules repo re-applies dev only.
+It ends with the module side of the loop: `tfops module check` on the modules repo,
+`tfops release v1.2.0-rc1` (tested in a clean worktree, tagged v1.2.0 on the candidate's
+own commit although main has moved on), and the promotion of prod to v1.2.0 on a branch
+ready for its pull request.
 """
 
 from __future__ import annotations
@@ -138,6 +142,30 @@ def commit_to_modules() -> None:
     git(SANDBOX / "modules", "commit", "-q", "-am", "Give the API even more memory")
 
 
+def about_the_module_side() -> None:
+    print(
+        "\n# The module side: the modules repo's build step (gates and `terraform test` on"
+        "\n# every module), then the release of the candidate v1.2.0-rc1: tested at its own"
+        "\n# commit in a clean worktree, tagged v1.2.0 there although main has moved on."
+    )
+
+
+def show_the_release() -> None:
+    print("\n$ git -C modules log --oneline --decorate")
+    print(git(SANDBOX / "modules", "log", "--oneline", "--decorate"), end="")
+    print("\n$ git -C modules tag -l --format='%(contents)' v1.2.0")
+    print(git(SANDBOX / "modules", "tag", "-l", "--format=%(contents)", "v1.2.0"), end="")
+
+
+def show_the_promotion_branch() -> None:
+    print(
+        "\n# The promotion is committed on its own branch. With --pr, tfops pushes it and opens"
+        "\n# the pull request on GitHub, the module's changelog in its body (offline here)."
+    )
+    print("\n$ git -C environments log -1 --stat")
+    print(git(SANDBOX / "environments", "log", "-1", "--stat"), end="")
+
+
 def main() -> int:
     if SANDBOX.exists():
         shutil.rmtree(SANDBOX)
@@ -164,6 +192,13 @@ def main() -> int:
         (*watch, "--drift-interval", "0"),
         commit_to_modules,
         (*watch, "--drift-interval", "0"),
+        about_the_module_side,
+        ("-q", "module", "check", "modules"),
+        ("-q", "release", "v1.2.0-rc1", "modules"),
+        show_the_release,
+        ("promote", "prod_back_end", "v1.2.0", "environments", "-e", "prod",
+         "--branch", "promote/prod_back_end-v1.2.0"),
+        show_the_promotion_branch,
     ]  # fmt: skip
     for step in steps:
         if callable(step):

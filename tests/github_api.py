@@ -88,6 +88,7 @@ class FakeGithub:
         self.permissions: dict[str, str] = {}
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
+        self.opened_pulls: dict[int, dict[str, Any]] = {}  # by POST /pulls: number → pull
         self._next_id = 1000
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -214,6 +215,7 @@ class FakeGithub:
             ("POST", r"/issues/comments/(\d+)/reactions", self._post_reaction),
             ("GET", r"/collaborators/([^/]+)/permission", self._get_permission),
             ("GET", r"/commits/([0-9a-f]+)/pulls", self._commit_pulls),
+            ("POST", r"/pulls()", self._post_pull),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, rest)
@@ -362,6 +364,45 @@ class FakeGithub:
             for p in self.pulls.values()
             if sha in (p.head_sha, p.merge_sha)
         ]
+
+    def _post_pull(self, _: Any, body: Any) -> tuple[int, Any]:
+        """POST /repos/{repo}/pulls: 201 with the pull request; 422 as GitHub answers it."""
+        data = body or {}
+        owner = self.repository.split("/")[0]
+        missing = [key for key in ("title", "head", "base") if not data.get(key)]
+        head = str(data.get("head", "")).split(":")[-1]
+        if missing:
+            errors = [
+                {"resource": "PullRequest", "code": "missing_field", "field": key}
+                for key in missing
+            ]
+        elif len(str(data.get("body") or "")) > COMMENT_LIMIT:
+            errors = [{"resource": "Issue", "code": "custom", "field": "body"}]
+        elif any(p["head"]["ref"] == head for p in self.opened_pulls.values()):
+            message = f"A pull request already exists for {owner}:{head}."
+            errors = [{"resource": "PullRequest", "code": "custom", "message": message}]
+        else:
+            errors = []
+        if errors:
+            return 422, {"message": "Validation Failed", "errors": errors}
+        # pull requests and issues share one number sequence on GitHub
+        number = max([0, *self.pulls, *self.issues, *self.opened_pulls]) + 1
+        pull = {
+            "url": f"{self.url}/repos/{self.repository}/pulls/{number}",
+            "html_url": f"https://github.test/{self.repository}/pull/{number}",
+            "number": number,
+            "state": "open",
+            "title": str(data["title"]),
+            "body": data.get("body"),
+            "draft": bool(data.get("draft", False)),
+            "user": {"login": "github-actions[bot]", "type": "Bot"},
+            "author_association": "NONE",
+            "head": {"ref": head, "label": f"{owner}:{head}"},
+            "base": {"ref": str(data["base"]), "label": f"{owner}:{data['base']}"},
+            "merged_at": None,
+        }
+        self.opened_pulls[number] = pull
+        return 201, pull
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         api = self

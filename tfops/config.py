@@ -126,6 +126,11 @@ class ModulesConfig(Strict):
     release_tag_pattern: str = Field(
         r"^v?\d+\.\d+\.\d+$", description="Tags that count as releases in pinned environments."
     )
+    release_candidate_pattern: str = Field(
+        r"^(?P<release>v?\d+\.\d+\.\d+)-rc\.?\d+$",
+        description="Module repos: tags `tfops release` accepts as release candidates; the "
+        "group `release` is the release tag it creates (v1.2.0-rc1 → v1.2.0).",
+    )
     lock_file: str = "tfops.lock.json"
     require_lock: bool = Field(False, description="A pinned module with no lock entry fails.")
     ls_remote_timeout_seconds: int = Field(30, ge=1)
@@ -137,6 +142,20 @@ class ModulesConfig(Strict):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("release_candidate_pattern")
+    @classmethod
+    def _names_the_release(cls, value: str) -> str:
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if "release" not in pattern.groupindex:
+            raise ValueError(
+                "needs a group named `release` for the release tag, e.g. "
+                r"'^(?P<release>v\d+\.\d+\.\d+)-rc\d+$'"
+            )
         return value
 
 

@@ -45,3 +45,11 @@ def environments_option(text: str = "Environment (repeatable).") -> Callable[[F]
 
 def no_gates_option(text: str = "Plan without running the gates first.") -> Callable[[F], F]:
     return click.option("--no-gates", is_flag=True, help=text)
+
+
+def sarif_option(
+    text: str = "Also write the findings as SARIF 2.1.0 to FILE (for GitHub code scanning).",
+) -> Callable[[F], F]:
+    return click.option(
+        "--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path), help=text
+    )

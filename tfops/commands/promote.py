@@ -22,11 +22,15 @@ from tfops.modules.lock import LockChange, LockFile, lock_path
 from tfops.modules.overrides import write_override
 from tfops.modules.promote import (
     Edit,
+    PullRequestTarget,
     apply_edit,
+    changelogs,
     check_refusals,
+    default_branch_name,
     find_calls,
     planned_edit,
     promoted_call,
+    pull_request_body,
     restore,
     snapshot,
 )
@@ -44,6 +48,13 @@ if TYPE_CHECKING:
 @path_argument
 @click.option("-e", "--env", "environment", metavar="ENV", help="The environment to promote in.")
 @click.option("--branch", metavar="NAME", help="Commit the change on this new branch.")
+@click.option(
+    "--pr",
+    "pull_request",
+    is_flag=True,
+    help="Also push the branch to origin and open the pull request on GitHub "
+    "(GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL).",
+)
 @click.option("--no-validate", is_flag=True, help="Skip `terraform validate` after the edit.")
 @click.pass_obj
 def promote_command(
@@ -53,12 +64,15 @@ def promote_command(
     path: Path,
     environment: str | None,
     branch: str | None,
+    pull_request: bool,
     no_validate: bool,
 ) -> None:
     """Set MODULE's ref (or registry version) to REF and update the lock.
 
     MODULE is a module block name (prod_back_end) or the module's path as its source
     names it (back_end): then every block of that environment calling it is promoted.
+    With --pr the change is committed on a branch (--branch, default promote/MODULE-REF),
+    pushed, and opened as a pull request whose body lists the module's changelog.
     """
     session = Session.open(path, state.console)
     repo = session.repo
@@ -76,7 +90,15 @@ def promote_command(
         )
     lock = LockFile.read(lock_path(repo))
     files = sorted({e.call.file for e in edits})
+    if pull_request and not branch:
+        branch = default_branch_name(module, ref)
     local = _check_branch(repo, branch, [*files, lock.path]) if branch else None
+    target = PullRequestTarget.find(local) if pull_request and local is not None else None
+    logs = (
+        changelogs(Resolver(repo, session.lister).resolve(e.call for e in edits), promoted)
+        if target
+        else []
+    )
     touched = {e.call.environment for e in edits}
     roots = [r for r in repo.roots if touched & set(r.environments)]
     saved = snapshot([*files, lock.path])
@@ -103,11 +125,19 @@ def promote_command(
     if not no_validate:
         click.echo("terraform validate passed with the new version.")
     if local is not None and branch is not None:
-        commit = _commit(local, branch, [*files, lock.path], _message(repo, module, ref, edits))
-        click.echo(
-            f"Committed on new branch {branch} ({commit[:12]}). Open a pull request: "
-            f"git push -u origin {branch}"
-        )
+        message = _message(repo, module, ref, edits)
+        commit = _commit(local, branch, [*files, lock.path], message)
+        if target is None:
+            click.echo(
+                f"Committed on new branch {branch} ({commit[:12]}). Open a pull request: "
+                f"git push -u origin {branch}"
+            )
+            return
+        click.echo(f"Committed on new branch {branch} ({commit[:12]}).")
+        body = pull_request_body(repo, module, ref, edits, logs)
+        opened = target.open(local, branch, message.splitlines()[0], body)
+        click.echo(f"Pushed {branch} to origin and opened pull request #{opened['number']}:")
+        click.echo(f"  {opened.get('html_url', '')}")
 
 
 def _report_lock(repo: EnvironmentsRepo, changes: list[LockChange]) -> None:

@@ -48,7 +48,7 @@ def enabled_gates(config: GatesConfig, only: Iterable[str] = ()) -> list[str]:
 def run_gate(gate: Gate, ctx: GateContext) -> GateResult:
     """Run one gate: skipped when its tool is missing, error when the tool misbehaves."""
     started = time.monotonic()
-    root = ctx.repo.relative(ctx.root.path)
+    root = ctx.root_name
     if gate.tool and shutil.which(gate.tool) is None:
         status: Status = "failed" if ctx.config.required else "skipped"
         return GateResult(

@@ -78,10 +78,18 @@ class GateContext:
     fix: bool = False
     ensure_init: Callable[[], None] = lambda: None
     environments: tuple[str, ...] = ()  # the selected ones in this root; empty: all of them
+    # Where reported paths are relative to: the repo's root by default. A module repo's
+    # root when the gates check one of its modules (a root with no environments).
+    base: Path | None = None
 
     @property
     def selected(self) -> tuple[str, ...]:
         return self.environments or self.root.environments
+
+    @property
+    def root_name(self) -> str:
+        """The root's path as results name it (`.`, `envs/prod`, `modules/back_end`)."""
+        return self._from_repo(self.root.path)
 
     def relative(self, path: str | Path) -> str:
         """A path a tool printed (absolute, relative to the root, or `/main.tf`) → repo-relative.
@@ -101,7 +109,7 @@ class GateContext:
 
     def _from_repo(self, path: Path) -> str:
         """Repo-relative; a file outside the repo (a sibling module) as `../modules/…`."""
-        return Path(os.path.relpath(path.resolve(), self.repo.root)).as_posix()
+        return Path(os.path.relpath(path.resolve(), self.base or self.repo.root)).as_posix()
 
     def ignores(self, *rule_ids: str | None) -> bool:
         """Whether config ignores a finding known by any of these ids (tools have two)."""

@@ -364,6 +364,12 @@ class GithubClient:
             return 2.0**attempt
         return None
 
+    def create_pull_request(self, *, title: str, body: str, head: str, base: str) -> dict[str, Any]:
+        """Open a pull request from branch `head` into `base` (201: the pull request)."""
+        payload = {"title": title, "body": body, "head": head, "base": base}
+        data: dict[str, Any] = self.request("POST", f"{self._repo}/pulls", payload).data
+        return data
+
 
 def _error(endpoint: str, status: int, text: str, headers: Message) -> GithubError:
     try:
