@@ -30,7 +30,7 @@ from tfops.commands.merge import (
     release_pr_environments,
 )
 from tfops.console import Console
-from tfops.github.client import GithubEvent
+from tfops.github.event import GithubEvent
 from tfops.pipeline.session import Session
 from tfops.plan.compare import compare
 from tfops.provider.mirror import install_mirror

@@ -20,7 +20,7 @@ from click.testing import Result
 from tests.conftest import Tfops
 from tests.github_api import READ_ONLY_TOKEN, TOKEN, FakeGithub, fake_github
 from tests.helpers import commit, git, init_repo
-from tfops.github import client as github_module
+from tfops.github import event as github_module
 from tfops.github.client import GithubClient, GithubError, GithubForbidden
 
 SECRET = "dfp_live_5f3a9c2e7b1d4e6f"  # in the example's secrets.auto.tfvars; masked by config

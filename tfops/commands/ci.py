@@ -29,7 +29,8 @@ from tfops.commands.options import (
 from tfops.commands.plan import report_for, write_report
 from tfops.console import Console
 from tfops.errors import ExitCode, TfopsError
-from tfops.github.client import GithubClient, GithubError, GithubEvent, GithubForbidden
+from tfops.github.client import GithubClient, GithubError, GithubForbidden
+from tfops.github.event import GithubEvent
 from tfops.modules.inventory import build_inventory
 from tfops.pipeline.session import RootRun, Session
 from tfops.render import Report

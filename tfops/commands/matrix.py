@@ -17,7 +17,7 @@ import click
 
 from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
-from tfops.github.client import GithubEvent
+from tfops.github.event import GithubEvent
 from tfops.pipeline.session import Session
 
 

@@ -507,7 +507,7 @@ def handle_event(ctx: CiContext) -> ExitCode:
 
 def find_merged_pr(commit: str) -> tuple[int, str | None]:
     """The merged PR of `commit` and its last commit, from the GitHub API."""
-    from tfops.github.client import GithubEvent
+    from tfops.github.event import GithubEvent
 
     pulls = GithubEvent.from_environ().client().pull_requests_for_commit(commit)
     merged = [p for p in pulls if p.get("merged_at")]
