@@ -117,7 +117,9 @@ class FakeGithub:
         self._call = Call(IDENTITIES[TOKEN], {})
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ---- set-up ------------------------------------------------------------------------
     @property
@@ -487,9 +489,14 @@ class FakeGithub:
 
     def _patch_issue(self, number: str, body: Any) -> tuple[int, Any]:
         issue = self.issues.get(int(number))
+        data = body if isinstance(body, dict) else {}
+        pull = self._pull(number)
+        if issue is None and pull is not None:  # a pull request is an issue too
+            pull.title = str(data.get("title") or pull.title)
+            pull.state = str(data.get("state") or pull.state)
+            return 200, self._pull_as_issue(pull)
         if issue is None:
             return 404, gh.error(404, "Not Found")
-        data = body if isinstance(body, dict) else {}
         if _too_long(data.get("body") or ""):
             doc = "https://docs.github.com/rest/issues/issues#update-an-issue"
             return 422, _body_too_long("Issue", "body", doc)

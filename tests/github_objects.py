@@ -26,6 +26,9 @@ class Urls:
     web: str = "https://github.test"
 
 
+GITHUB = Urls()  # where objects point unless a fake server says otherwise
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -40,7 +43,7 @@ def user_id(login: str) -> int:
     return 10_000 + int(hashlib.sha1(login.encode()).hexdigest()[:6], 16)
 
 
-def user(login: str, urls: Urls = Urls(), *, kind: str | None = None) -> dict[str, Any]:
+def user(login: str, urls: Urls = GITHUB, *, kind: str | None = None) -> dict[str, Any]:
     """A simple-user; logins ending in [bot] are bots, as on GitHub."""
     kind = kind or ("Bot" if login.endswith("[bot]") else "User")
     api = f"{urls.api}/users/{login}"
@@ -67,7 +70,7 @@ def user(login: str, urls: Urls = Urls(), *, kind: str | None = None) -> dict[st
     }
 
 
-def authenticated_user(login: str, urls: Urls = Urls()) -> dict[str, Any]:
+def authenticated_user(login: str, urls: Urls = GITHUB) -> dict[str, Any]:
     """`GET /user` for a personal access token (a private-user)."""
     return {
         **user(login, urls),
@@ -137,7 +140,7 @@ _REPOSITORY_LINKS = {
 
 def repository(
     full_name: str,
-    urls: Urls = Urls(),
+    urls: Urls = GITHUB,
     *,
     default_branch: str = "main",
     private: bool = False,
@@ -210,7 +213,7 @@ def repository(
     return data
 
 
-def label(name: str, full_name: str, urls: Urls = Urls()) -> dict[str, Any]:
+def label(name: str, full_name: str, urls: Urls = GITHUB) -> dict[str, Any]:
     label_id = user_id("label:" + name)
     return {
         "id": label_id,
@@ -226,7 +229,7 @@ def label(name: str, full_name: str, urls: Urls = Urls()) -> dict[str, Any]:
 def issue(
     number: int,
     full_name: str,
-    urls: Urls = Urls(),
+    urls: Urls = GITHUB,
     *,
     title: str,
     body: str | None,
@@ -281,7 +284,7 @@ def issue_comment(
     comment_id: int,
     number: int,
     full_name: str,
-    urls: Urls = Urls(),
+    urls: Urls = GITHUB,
     *,
     body: str,
     author: str,
@@ -304,7 +307,7 @@ def issue_comment(
 
 
 def branch(
-    sha: str, ref: str, full_name: str | None, urls: Urls = Urls(), *, base_repo: str
+    sha: str, ref: str, full_name: str | None, urls: Urls = GITHUB, *, base_repo: str
 ) -> dict[str, Any]:
     """A pull request's head or base; `full_name` None: the head's fork was deleted."""
     owner = (full_name or base_repo).split("/")[0]
@@ -341,7 +344,7 @@ class PullState:
 
 
 def pull_request(
-    pull: PullState, full_name: str, urls: Urls = Urls(), *, full: bool, association: str
+    pull: PullState, full_name: str, urls: Urls = GITHUB, *, full: bool, association: str
 ) -> dict[str, Any]:
     """A pull-request (`GET pulls/{n}`) or with `full=False` a pull-request-simple (lists)."""
     api = f"{urls.api}/repos/{full_name}/pulls/{pull.number}"
@@ -424,7 +427,7 @@ def pull_request(
 
 
 def diff_entry(
-    filename: str, full_name: str, ref: str, urls: Urls = Urls(), *, previous: str | None
+    filename: str, full_name: str, ref: str, urls: Urls = GITHUB, *, previous: str | None
 ) -> dict[str, Any]:
     blob = fake_sha(filename)
     data: dict[str, Any] = {
@@ -448,7 +451,7 @@ def review(
     review_id: int,
     number: int,
     full_name: str,
-    urls: Urls = Urls(),
+    urls: Urls = GITHUB,
     *,
     author: str,
     state: str,
@@ -476,7 +479,7 @@ def review(
 
 
 def content_file(
-    path: str, content: bytes, full_name: str, ref: str, urls: Urls = Urls()
+    path: str, content: bytes, full_name: str, ref: str, urls: Urls = GITHUB
 ) -> dict[str, Any]:
     """A content-file; over 1 MB GitHub leaves the content out (encoding "none")."""
     import base64
@@ -504,7 +507,7 @@ def content_file(
     }
 
 
-def directory_entry(path: str, full_name: str, ref: str, urls: Urls = Urls()) -> dict[str, Any]:
+def directory_entry(path: str, full_name: str, ref: str, urls: Urls = GITHUB) -> dict[str, Any]:
     api = f"{urls.api}/repos/{full_name}/contents/{path}?ref={ref}"
     return {
         "type": "dir",
@@ -520,7 +523,7 @@ def directory_entry(path: str, full_name: str, ref: str, urls: Urls = Urls()) ->
     }
 
 
-def reaction(reaction_id: int, content: str, author: str, urls: Urls = Urls()) -> dict[str, Any]:
+def reaction(reaction_id: int, content: str, author: str, urls: Urls = GITHUB) -> dict[str, Any]:
     return {
         "id": reaction_id,
         "node_id": f"REA_{reaction_id}",
@@ -531,7 +534,7 @@ def reaction(reaction_id: int, content: str, author: str, urls: Urls = Urls()) -
 
 
 def collaborator_permission(
-    login: str, permission: str, role_name: str, urls: Urls = Urls()
+    login: str, permission: str, role_name: str, urls: Urls = GITHUB
 ) -> dict[str, Any]:
     pull = permission in ("admin", "write", "read")
     push = permission in ("admin", "write")

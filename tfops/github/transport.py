@@ -90,10 +90,13 @@ def send(
     try:
         try:
             with opener.open(request, timeout=deadline) as response:
-                return Answer(response.status, response.headers, _read(response))
+                answer = Answer(response.status, response.headers, _read(response))
         except urllib.error.HTTPError as error:  # a status of 400 or more: still an answer
             with error:
-                return Answer(error.code, error.headers, _read(error))
+                answer = Answer(error.code, error.headers, _read(error))
+        if watchdog.expired:  # a read cut short by the watchdog returns what it had
+            raise OSError("deadline")
+        return answer
     except TransportError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as error:
@@ -107,11 +110,15 @@ def send(
 
 
 def _read(response: Any) -> bytes:
+    """The whole body, or an error: a body shorter than its Content-Length is cut short."""
     data: bytes = response.read(MAX_ANSWER_BYTES + 1)
     if len(data) > MAX_ANSWER_BYTES:
         raise TransportError(
             f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB", sent=True, retryable=False
         )
+    length = (response.headers.get("Content-Length") or "").strip()
+    if length.isdigit() and len(data) < int(length):
+        raise http.client.IncompleteRead(data, int(length) - len(data))
     return data
 
 
