@@ -124,3 +124,16 @@ def test_an_issue_number_that_is_not_an_integer_is_named(tmp_path: Path) -> None
         event(tmp_path, payload).pr_number  # noqa: B018
     payload["issue"]["number"] = 7
     assert event(tmp_path, payload).pr_number == 7
+    payload["comment"]["id"] = "99"
+    with pytest.raises(TfopsError, match=r"`comment\.id` is \"99\", not a positive integer"):
+        event(tmp_path, payload).comment_id  # noqa: B018
+
+
+def test_a_head_sha_that_is_not_a_string_is_named(tmp_path: Path) -> None:
+    payload = pull_request_event(7, "a" * 40)
+    assert event(tmp_path, payload).head_sha == "a" * 40
+    payload["pull_request"]["head"]["sha"] = {"$ne": ""}
+    with pytest.raises(
+        TfopsError, match=r"`pull_request\.head\.sha` is \{\"\$ne\": \"\"\}, not a commit"
+    ):
+        event(tmp_path, payload).head_sha  # noqa: B018

@@ -70,6 +70,12 @@ def test_a_write_is_never_redirected_to_another_origin(
     assert elsewhere.requests == [] and api.comments_on(7) == []
 
 
+def test_a_redirect_off_http_is_not_followed(api: FakeGithub) -> None:
+    api.fail("GET", r"/pulls/7$", 302, headers={"Location": "ftp://127.0.0.1/pub"})
+    with pytest.raises(GithubError, match="tfops follows only http and https"):
+        client(api).pull_request(7)
+
+
 def test_a_renamed_repository_keeps_working_through_githubs_redirects(api: FakeGithub) -> None:
     api.renamed_from = "acme/old-environments"
     old = GithubClient(api.url, TOKEN, "acme/old-environments", sleep=lambda _: None)

@@ -92,21 +92,34 @@ class GithubEvent:
     def head_sha(self) -> str | None:
         head = self.pull_request.get("head") or {}
         sha = head.get("sha") if isinstance(head, dict) else None
-        return str(sha) if sha else None
+        if sha is None or sha == "":
+            return None
+        if not isinstance(sha, str):
+            raise self._bad("pull_request.head.sha", sha, "a commit SHA")
+        return sha
 
     @property
     def comment(self) -> dict[str, Any]:
         value = self.payload.get("comment")
         return value if isinstance(value, dict) else {}
 
+    @property
+    def comment_id(self) -> int | None:
+        """The id of an issue_comment event's comment."""
+        if self.comment.get("id") is None:
+            return None
+        return self._integer(self.comment["id"], "comment.id")
+
     def _integer(self, value: Any, field: str) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-        raise TfopsError(
-            f"the event payload's `{field}` is {json.dumps(value)[:40]}, not a positive integer",
+        raise self._bad(field, value, "a positive integer")
+
+    def _bad(self, field: str, value: Any, expected: str) -> TfopsError:
+        return TfopsError(
+            f"the event payload's `{field}` is {json.dumps(value)[:40]}, not {expected}",
             where=str(self.payload_path) if self.payload_path else None,
-            hint="GitHub writes this payload; when replaying an event, give the number as a "
-            "JSON integer",
+            hint="GitHub writes this payload; when replaying an event, give it as GitHub does",
         )
 
     def client(self, *, max_wait: float | None = None) -> GithubClient:

@@ -80,11 +80,16 @@ def send(
 ) -> Answer:
     """One request and its whole answer within `deadline` seconds, following redirects."""
     watchdog = _Watchdog(deadline)
-    opener = urllib.request.build_opener(
+    opener = urllib.request.OpenerDirector()  # HTTP(S) only: no file:, ftp: or data: handlers
+    for handler in (
+        urllib.request.ProxyHandler(),  # HTTPS_PROXY / NO_PROXY, as runners behind one set
         _HTTPHandler(watchdog.watch),
         _HTTPSHandler(watchdog.watch),
+        urllib.request.HTTPDefaultErrorHandler(),
         _Redirects(origin(url), authorization),
-    )
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     request.add_unredirected_header("Authorization", authorization)
     try:
@@ -222,6 +227,13 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         method = req.get_method()
         home = origin(newurl) == self._home
+        if origin(newurl)[0] not in ("http", "https"):
+            raise TransportError(
+                f"GitHub redirected the {method} to a {origin(newurl)[0]}: URL; tfops follows "
+                "only http and https",
+                sent=False,
+                retryable=False,
+            )
         if method in _READS:
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
         elif code in (307, 308) and home:
