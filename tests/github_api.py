@@ -521,24 +521,18 @@ class FakeGithub:
     def _post_comment(self, number: str, body: Any) -> tuple[int, Any]:
         if not self._exists(int(number)):
             return 404, gh.error(404, "Not Found")
-        text = body.get("body") if isinstance(body, dict) else None
-        doc = "https://docs.github.com/rest/issues/comments#create-an-issue-comment"
-        if not isinstance(text, str) or not text:
-            return 422, gh.validation_failed("IssueComment", "body", "missing_field", "", doc)
-        if _too_long(text):
-            return 422, _body_too_long("IssueComment", "data", doc)
+        text, refused = _comment_body(body, "create-an-issue-comment")
+        if refused is not None:
+            return 422, refused
         return 201, self._create_comment(int(number), text, self._call.identity.login)
 
     def _patch_comment(self, comment_id: str, body: Any) -> tuple[int, Any]:
         comment = self.comments.get(int(comment_id))
         if comment is None:
             return 404, gh.error(404, "Not Found")
-        text = body.get("body") if isinstance(body, dict) else None
-        doc = "https://docs.github.com/rest/issues/comments#update-an-issue-comment"
-        if not isinstance(text, str) or not text:
-            return 422, gh.validation_failed("IssueComment", "body", "missing_field", "", doc)
-        if _too_long(text):
-            return 422, _body_too_long("IssueComment", "data", doc)
+        text, refused = _comment_body(body, "update-an-issue-comment")
+        if refused is not None:
+            return 422, refused
         comment["body"] = text
         comment["updated_at"] = gh.now()
         return 200, comment
@@ -691,6 +685,17 @@ def _json(raw: bytes) -> Any:
 
 def _too_long(text: str) -> bool:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2 > COMMENT_LIMIT
+
+
+def _comment_body(body: Any, operation: str) -> tuple[str, dict[str, Any] | None]:
+    """The comment text of a request, or GitHub's 422 for a missing or too long one."""
+    text = body.get("body") if isinstance(body, dict) else None
+    doc = f"https://docs.github.com/rest/issues/comments#{operation}"
+    if not isinstance(text, str) or not text:
+        return "", gh.validation_failed("IssueComment", "body", "missing_field", "", doc)
+    if _too_long(text):
+        return "", _body_too_long("IssueComment", "data", doc)
+    return text, None
 
 
 def _body_too_long(resource: str, field: str, doc: str) -> dict[str, Any]:
