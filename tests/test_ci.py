@@ -17,7 +17,7 @@ from tests.actions import REPO, Actions, comment_event, pr_event, tfops_comments
 from tests.conftest import Tfops
 from tests.github_api import READ_ONLY_TOKEN, TOKEN, FakeGithub
 from tests.helpers import commit, git, init_repo
-from tfops.github import client as github_module
+from tfops.github import event as github_module
 from tfops.github.client import GithubClient, GithubError, GithubForbidden
 
 SECRET = "dfp_live_5f3a9c2e7b1d4e6f"  # in the example's secrets.auto.tfvars; masked by config
@@ -325,7 +325,7 @@ def test_apply_from_a_member_applies_and_reports(
     pull = api.add_pull(21, sha, ["global_monitoring.tf"])
     api.permissions.update(alice="write", bob="maintain")
     assert actions.run("pull_request", pr_event(21, sha), sandbox).exit_code == 0  # shown
-    pull.review("bob")
+    api.add_review(pull.number, "bob")
     command = api.add_comment(21, "/tfops apply -e global\nplease", login="alice")
 
     result = actions.run(

@@ -146,7 +146,7 @@ def test_a_draft_is_planned_without_locks_and_never_applied(
     assert not list((sandbox / ".tfops/locks").glob("*.json"))
 
     api.permissions.update(alice="admin", bob="write")
-    pull.review("bob")
+    api.add_review(pull.number, "bob")
     result, reply = run_comment(
         actions, api, sandbox, 35, "/tfops apply -e dev", "alice", "OWNER", "-e", "dev"
     )
@@ -168,14 +168,14 @@ def test_apply_before_merge_needs_an_approval_of_the_head_by_another_writer(
     api.permissions.update(alice="admin", bob="write", rita="read")
     assert actions.run("pull_request", pr_event(36, sha), sandbox).exit_code == 0
     if review == "by the author":
-        pull.review("alice")
+        api.add_review(pull.number, "alice")
     elif review == "of an older head":
-        pull.review("bob", commit="a" * 40)
+        api.add_review(pull.number, "bob", commit_id="a" * 40)
     elif review == "by a reader":
-        pull.review("rita")
+        api.add_review(pull.number, "rita")
     elif review == "changes requested after":
-        pull.review("bob")
-        pull.review("bob", "CHANGES_REQUESTED")
+        api.add_review(pull.number, "bob")
+        api.add_review(pull.number, "bob", "CHANGES_REQUESTED")
 
     result, reply = run_comment(
         actions, api, sandbox, 36, "/tfops apply -e global", "alice", "OWNER", "-e", "global"
@@ -198,7 +198,7 @@ def test_a_head_planned_after_the_command_was_posted_is_not_applied(
     second = commit(sandbox, {"global_artifacts.tf": "# moved on\n"}, "pushed after")
     pull.head_sha = second
     assert actions.run("pull_request", pr_event(37, second, "synchronize"), sandbox).exit_code == 0
-    pull.review("bob")
+    api.add_review(pull.number, "bob")
 
     event = comment_event(37, posted["id"], posted["body"], "alice", "OWNER")
     event["comment"]["created_at"] = posted["created_at"]
@@ -214,7 +214,7 @@ def test_commands_on_a_fork_are_refused_unless_main_allows_them(
     sandbox: Path, actions: Actions, api: FakeGithub
 ) -> None:
     pull = api.add_pull(38, git(sandbox, "rev-parse", "HEAD"), ["dev_dns.tf"])
-    pull.fork = "mallory/environments"
+    pull.head_repo = "mallory/environments"
     api.permissions["alice"] = "admin"
     result, reply = run_comment(actions, api, sandbox, 38, "/tfops plan", "alice", "OWNER")
     assert result.exit_code == 0

@@ -82,7 +82,7 @@ def test_a_command_reply_fits_github_s_limit_in_utf16_units(
     pull = api.add_pull(53, head, ["global_ducks.tf"])
     api.permissions.update(alice="admin", bob="write")
     assert actions.run("pull_request", pr_event(53, head), sandbox).exit_code == 0
-    pull.review("bob")
+    api.add_review(pull.number, "bob")
     posted = api.add_comment(53, "/tfops apply -e global", login="alice")
 
     result = actions.run(

@@ -100,7 +100,7 @@ def test_a_pull_request_github_refuses_is_a_clear_error_after_the_push(
     result = tfops("promote", "prod_back_end", "v1.2.0", str(environments), "--pr")
     assert result.exit_code == 1
     assert f"{BRANCH} is pushed, but the pull request could not be opened" in result.stderr
-    assert "GitHub answered 422 (Validation Failed)" in result.stderr
+    assert "GitHub answered 422 (Validation Failed" in result.stderr
     assert "refuses a second pull request" in result.stderr
 
 

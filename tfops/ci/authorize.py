@@ -9,10 +9,11 @@ the default branch's `github.apply_requirements` on its current head.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tfops.github.client import GithubClient
+from tfops.github.shapes import Review
 
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 # Associations that can't come with write access: refused without asking the API.
@@ -31,7 +32,7 @@ def permission_problem(client: GithubClient, login: str, association: str) -> st
     return f"needs write access to this repository, and you have {access}"
 
 
-def pull_request_problem(pull: dict[str, Any], *, fork_commands: bool) -> str | None:
+def pull_request_problem(pull: Mapping[str, Any], *, fork_commands: bool) -> str | None:
     """Why no command may run on this pull request at all, or None."""
     if pull.get("state") != "open":
         merged = " and merged" if pull.get("merged") else ""
@@ -50,7 +51,7 @@ def pull_request_problem(pull: dict[str, Any], *, fork_commands: bool) -> str | 
 
 def apply_problems(
     client: GithubClient,
-    pull: dict[str, Any],
+    pull: Mapping[str, Any],
     requirements: Sequence[str],
 ) -> list[str]:
     """What keeps this open pull request from being applied before merge."""
@@ -74,11 +75,12 @@ def apply_problems(
     return problems
 
 
-def _approved(client: GithubClient, number: int, pull: dict[str, Any], head: str) -> bool:
+def _approved(client: GithubClient, number: int, pull: Mapping[str, Any], head: str) -> bool:
     author = str((pull.get("user") or {}).get("login") or "")
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, Review] = {}
     for review in client.pull_request_reviews(number):
-        login = str((review.get("user") or {}).get("login") or "")
+        user = review["user"]
+        login = user["login"] if user else ""
         if review.get("state") in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[login] = review  # oldest first: each reviewer's last word counts
     for login, review in latest.items():

@@ -9,7 +9,8 @@ from typing import Literal, TextIO
 
 from tfops import gitutil
 from tfops.console import Console
-from tfops.github.client import GithubClient, GithubEvent
+from tfops.github.client import GithubClient
+from tfops.github.event import GithubEvent
 
 # all: every drifted environment; configured: `heal: true` ones (and the dispatch input);
 # none: only check

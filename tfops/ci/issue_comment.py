@@ -13,6 +13,7 @@ posted, since the commenter can't have seen it.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,13 +29,13 @@ from tfops.ci.context import CiContext
 from tfops.ci.pull_request import plan_pull_request
 from tfops.ci.trust import Trusted, read_default_branch_config, trusted_session
 from tfops.errors import ExitCode, TfopsError
+from tfops.github.body import BODY_LIMIT, utf16_length
 from tfops.github.client import GithubClient
 from tfops.pipeline.apply import Change, Planned, apply_change
 from tfops.pipeline.merge import MergedPR, reviewed_approver
 from tfops.pipeline.outcome import Outcome
 from tfops.pipeline.records import Records
 from tfops.records.locks import LockHolder
-from tfops.render.comment import COMMENT_LIMIT, utf16_length
 from tfops.render.markdown import render_template
 from tfops.render.output import write_report
 
@@ -62,13 +63,16 @@ def handle(ctx: CiContext) -> ExitCode:
     if (comment.get("user") or {}).get("type") == "Bot":
         console.info("The comment is from a bot: nothing to do.")
         return ExitCode.OK
+    comment_id = event.comment_id
+    if comment_id is None:
+        raise TfopsError("the issue_comment event has no comment.id", where="event")
     body = str(comment.get("body") or "")
     login = str((comment.get("user") or {}).get("login") or "someone")
     try:
         command = parse_command(body)
     except CommandError as exc:
         client = ctx.client()
-        client.add_reaction(int(comment["id"]), "confused")
+        client.add_reaction(comment_id, "confused")
         reply(client, number, "invalid", login=login, command=first_line(body), problem=str(exc))
         console.info(f"Not a valid tfops command: {exc}")
         return ExitCode.OK
@@ -76,7 +80,6 @@ def handle(ctx: CiContext) -> ExitCode:
         console.info("The comment is not a /tfops command: nothing to do.")
         return ExitCode.OK
     client = ctx.client()
-    comment_id = int(comment["id"])
     console.step(f"{command.text} from @{login} on pull request #{number}")
     client.add_reaction(comment_id, "eyes")
     if command.verb == "help":
@@ -133,7 +136,7 @@ def _binding_problem(ctx: CiContext, command: Command) -> str | None:
     )
 
 
-def _checked_out_head(ctx: CiContext, pull: dict[str, Any], number: int) -> str:
+def _checked_out_head(ctx: CiContext, pull: Mapping[str, Any], number: int) -> str:
     """The PR's head commit, after making sure that is what the workflow checked out."""
     head = str((pull.get("head") or {}).get("sha") or "")
     checked_out = gitutil.head_commit(ctx.path)
@@ -151,7 +154,7 @@ def _plan(
     ctx: CiContext,
     trusted: Trusted,
     client: GithubClient,
-    pull: dict[str, Any],
+    pull: Mapping[str, Any],
     head: str,
     command: Command,
     comment: dict[str, Any],
@@ -172,7 +175,7 @@ def _apply(
     ctx: CiContext,
     trusted: Trusted,
     client: GithubClient,
-    pull: dict[str, Any],
+    pull: Mapping[str, Any],
     head: str,
     command: Command,
     comment: dict[str, Any],
@@ -254,7 +257,7 @@ def _unlock(
     ctx: CiContext,
     trusted: Trusted,
     client: GithubClient,
-    pull: dict[str, Any],
+    pull: Mapping[str, Any],
     head: str,
     command: Command,
     comment: dict[str, Any],
@@ -288,7 +291,7 @@ def _when(value: Any) -> datetime | None:
 
 def reply(client: GithubClient, number: int, kind: str, **context: Any) -> None:
     body = render_template("command.md.j2", kind=kind, **context)
-    if utf16_length(body) > COMMENT_LIMIT and context.get("output"):
+    if utf16_length(body) > BODY_LIMIT and context.get("output"):
         context["output"] = _capped(str(context["output"]), OUTPUT_BUDGET // 4)
         body = render_template("command.md.j2", kind=kind, **context)
     client.create_comment(number, body)

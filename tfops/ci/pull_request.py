@@ -8,14 +8,16 @@ and update tfops's comment. converted_to_draft and closed: release the PR's lock
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tfops import __version__
 from tfops.ci.context import CiContext
 from tfops.ci.trust import Trusted, trusted_session
 from tfops.errors import ExitCode, TfopsError
-from tfops.github.client import GithubError, GithubEvent, GithubForbidden
+from tfops.github.client import MAX_PR_FILES
+from tfops.github.errors import FileListTruncated, GithubError, GithubForbidden
+from tfops.github.event import GithubEvent
 from tfops.github.identity import authored_by, own_login
 from tfops.modules.inventory import build_inventory
 from tfops.pipeline.review import lock_pr_environments, record_pr_plans, release_pr_environments
@@ -28,7 +30,6 @@ from tfops.terraform import process
 
 PLAN_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 RELEASE_ACTIONS = ("closed", "converted_to_draft")
-FILES_CAP = 3000  # GitHub lists at most this many files of a pull request
 
 
 def handle(ctx: CiContext) -> ExitCode:
@@ -66,7 +67,7 @@ def plan_pull_request(
     number: int,
     *,
     head_sha: str | None,
-    pull: dict[str, Any],
+    pull: Mapping[str, Any],
     draft: bool,
     requested: tuple[str, ...] = (),
     trusted: Trusted | None = None,
@@ -133,14 +134,14 @@ def plan_pull_request(
 
 
 def changed_files(
-    ctx: CiContext, number: int, pull: dict[str, Any]
+    ctx: CiContext, number: int, pull: Mapping[str, Any]
 ) -> tuple[list[str] | None, str | None]:
     """The files the PR changes, relative to the environments repo; None when they can't all
     be known (then every environment is planned: never less than the PR touches)."""
-    listed = ctx.client().pull_request_files(number)
-    total = pull.get("changed_files")
-    if len(listed) < FILES_CAP and not (isinstance(total, int) and total > len(set(listed))):
-        return ctx.repo_files(listed), None
+    try:
+        return ctx.repo_files(ctx.client().pull_request_files(number)), None
+    except FileListTruncated:
+        pass
     base = str((pull.get("base") or {}).get("sha") or "")
     head = str((pull.get("head") or {}).get("sha") or "")
     diffed = process.run(
@@ -150,12 +151,12 @@ def changed_files(
     if base and head and diffed.returncode == 0:
         names = diffed.stdout.split()
         return names, (
-            f"GitHub lists at most {FILES_CAP:,} files of a pull request; tfops read the "
+            f"GitHub lists at most {MAX_PR_FILES:,} files of a pull request; tfops read the "
             f"{len(names):,} changed files from git instead."
         )
     return None, (
-        f"GitHub lists at most {FILES_CAP:,} files of a pull request and the base commit is not "
-        "in this checkout (`fetch-depth: 0` helps), so tfops planned every environment."
+        f"GitHub lists at most {MAX_PR_FILES:,} files of a pull request and the base commit is "
+        "not in this checkout (`fetch-depth: 0` helps), so tfops planned every environment."
     )
 
 

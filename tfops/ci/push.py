@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from tfops.ci.context import CiContext
 from tfops.ci.trust import trusted_session
 from tfops.errors import ExitCode
+from tfops.github.body import BODY_LIMIT, utf16_length
 from tfops.github.client import GithubClient, GithubError
 from tfops.pipeline.merge import MergedPR, MergeResult, apply_merged, resolve_commit
-from tfops.render.comment import COMMENT_LIMIT, utf16_length
 
 
 @dataclass
@@ -75,7 +75,7 @@ def handle(ctx: CiContext) -> ExitCode:
     return result.exit_code
 
 
-def budgeted(result: MergeResult, limit: int = COMMENT_LIMIT) -> str:
+def budgeted(result: MergeResult, limit: int = BODY_LIMIT) -> str:
     """The result's Markdown within GitHub's comment limit: details are cut, never the table."""
     body = result.markdown()
     cap = max((len(o.detail) for o in result.outcomes), default=0)

@@ -13,7 +13,7 @@ import json
 from tfops.ci.context import CiContext
 from tfops.ci.trust import trusted_session
 from tfops.errors import ExitCode
-from tfops.github.client import GithubError
+from tfops.github.errors import GithubError
 from tfops.github.identity import authored_by, own_login
 from tfops.notify.drift import notify_slack, sync_issues
 from tfops.pipeline.heal import check, heal_rule

@@ -17,7 +17,7 @@ from pathlib import Path
 from tfops.ci.context import CiContext
 from tfops.config import CONFIG_NAMES, TfopsConfig, load_config, parse_config, with_trusted
 from tfops.errors import TfopsError
-from tfops.github.client import GithubError
+from tfops.github.errors import GithubError
 from tfops.pipeline.session import Session
 from tfops.terraform import process
 

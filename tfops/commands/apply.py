@@ -99,7 +99,7 @@ def run_merged(
     history: History
     if pr is None:
         from tfops.ci.push import GithubHistory
-        from tfops.github.client import GithubEvent
+        from tfops.github.event import GithubEvent
 
         history = GithubHistory(GithubEvent.from_environ().client())
     else:

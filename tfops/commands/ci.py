@@ -16,7 +16,7 @@ from tfops.commands.options import (
     path_argument,
 )
 from tfops.console import Console
-from tfops.github.client import GithubEvent
+from tfops.github.event import GithubEvent
 
 
 @click.command("ci")

@@ -19,7 +19,7 @@ import click
 
 from tfops.commands.options import environments_option, path_argument
 from tfops.console import Console
-from tfops.github.client import GithubEvent
+from tfops.github.event import GithubEvent
 from tfops.pipeline.session import Session
 
 
@@ -37,11 +37,14 @@ def matrix(
     changed: list[str] | None = list(files) if files else None
     if changed is None and not changed_since and _pull_request_event():
         from tfops.ci.context import CiContext
+        from tfops.ci.pull_request import changed_files
 
         event = GithubEvent.from_environ()
         if event.pr_number is not None:
             ctx = CiContext(event=event, path=path, console=console)
-            changed = ctx.repo_files(ctx.client().pull_request_files(event.pr_number))
+            changed, note = changed_files(ctx, event.pr_number, event.pull_request)
+            if note:
+                console.warn(note)
     if changed is not None:
         affected = set(repo.affected_environments(changed))
         names = [n for n in names if n in affected]

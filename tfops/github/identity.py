@@ -9,7 +9,7 @@ else `github-actions[bot]`, who Actions' GITHUB_TOKEN writes as.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tfops.github.client import GithubClient
@@ -21,10 +21,10 @@ def own_login(client: GithubClient, configured: str | None) -> str:
     return client.own_login() or configured or DEFAULT_BOT_LOGIN
 
 
-def authored_by(login: str) -> Callable[[dict[str, Any]], bool]:
+def authored_by(login: str) -> Callable[[Mapping[str, Any]], bool]:
     """A test for comments and issues: written by `login`."""
 
-    def check(item: dict[str, Any]) -> bool:
+    def check(item: Mapping[str, Any]) -> bool:
         user = item.get("user")
         return isinstance(user, dict) and user.get("login") == login
 
