@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tfops.github.client import GithubClient
-
-DEFAULT_BOT_LOGIN = "github-actions[bot]"
+from tfops.github.client import BOT_LOGIN, GithubClient
 
 
 def own_login(client: GithubClient, configured: str | None) -> str:
-    return client.own_login() or configured or DEFAULT_BOT_LOGIN
+    return client.own_login() or configured or BOT_LOGIN
 
 
 def authored_by(login: str) -> Callable[[Mapping[str, Any]], bool]:
