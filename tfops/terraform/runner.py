@@ -15,16 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import python_terraform
 from python_terraform import IsFlagged
-from python_terraform import Terraform as _ArgBuilder
 
 from tfops.config import TerraformConfig
+from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
 from tfops.plan.model import load_plan
 from tfops.repo.hcl import HclCache, default_cache_dir
 from tfops.terraform import process
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
+
+
+class _ArgBuilder(python_terraform.Terraform):  # type: ignore[misc]
+    """python-terraform for building argument lists only.
+
+    Its constructor reads `./terraform.tfstate` (or `.terraform/terraform.tfstate`) of the
+    current directory, which has nothing to do with the root tfops runs terraform in: a
+    damaged or huge one there would break or slow every run.
+    """
+
+    def read_state_file(self, file_path: str | None = None) -> None:
+        self.tfstate = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,12 @@ def plugin_cache_dir(config: TerraformConfig) -> Path:
     return path
 
 
+def _diagnostics(result: Result) -> str:
+    """What terraform said about a failure; its source snippets come from user files, so
+    terminal controls in them are escaped wherever the text ends up."""
+    return printable(result.stderr or result.stdout[-4000:])
+
+
 def _base_env(config: TerraformConfig) -> dict[str, str]:
     env = process.clean_env(config.env)
     env.setdefault("TF_IN_AUTOMATION", "1")
@@ -180,7 +199,7 @@ class Terraform:
         if check and result.returncode != 0:
             raise TerraformError(
                 f"{what} failed in {self.label} (exit {result.returncode})",
-                diagnostics=result.stderr or result.stdout[-4000:],
+                diagnostics=_diagnostics(result),
             )
         return result
 
@@ -213,7 +232,7 @@ class Terraform:
         except ValueError:
             raise TerraformError(
                 f"terraform validate printed no JSON in {self.label}",
-                diagnostics=result.output,
+                diagnostics=printable(result.output),
             ) from None
         return data
 
@@ -245,7 +264,7 @@ class Terraform:
         if result.returncode not in (0, 2):
             raise TerraformError(
                 f"terraform plan failed in {self.label} (exit {result.returncode})",
-                diagnostics=result.stderr or result.stdout[-4000:],
+                diagnostics=_diagnostics(result),
             )
         return result.returncode == 2
 
@@ -259,7 +278,8 @@ class Terraform:
             return load_plan(result.stdout)
         except ValueError:
             raise TerraformError(
-                f"terraform show -json printed no JSON in {self.label}", diagnostics=result.output
+                f"terraform show -json printed no JSON in {self.label}",
+                diagnostics=printable(result.output),
             ) from None
 
     def apply(self, planfile: Path) -> Result:
