@@ -55,17 +55,19 @@ def wait_gone(pid: int, timeout: float = 60) -> None:
     raise AssertionError(f"process {pid} still runs")
 
 
+def apply(root: Path) -> subprocess.CompletedProcess[str]:
+    argv = ["apply", str(root), "-e", "default", "--auto-approve", "--no-gates"]
+    return subprocess.run(
+        [sys.executable, "-m", "tfops", "--color", "never", *argv], capture_output=True, text=True
+    )
+
+
 def applied_once(root: Path, config: str = "") -> None:
     files = {"main.tf": SLOW_REPLACE, "terraform.tfvars": "generation = 1\n"}
     if config:
         files["tfops.yaml"] = config
     write_files(root, files)
-    first = subprocess.run(
-        [sys.executable, "-m", "tfops", "apply", str(root), "-e", "default"]
-        + ["--auto-approve", "--no-gates"],
-        capture_output=True,
-        text=True,
-    )
+    first = apply(root)
     assert first.returncode == 0, first.stdout + first.stderr
     write_files(root, {"terraform.tfvars": "generation = 2\n"})
 
@@ -119,12 +121,7 @@ def test_the_lock_of_a_killed_tfops_is_kept_while_its_terraform_runs(tmp_path: P
     killed, _ = kill_tfops_mid_apply(root)
     terraform = terraform_child(root)
 
-    second = subprocess.run(
-        [sys.executable, "-m", "tfops", "--color", "never", "apply", str(root), "-e", "default"]
-        + ["--auto-approve", "--no-gates"],
-        capture_output=True,
-        text=True,
-    )
+    second = apply(root)
     assert second.returncode == 1
     assert "took over" not in second.stderr
     assert f"pid {killed.pid}" in second.stderr
@@ -134,12 +131,7 @@ def test_the_lock_of_a_killed_tfops_is_kept_while_its_terraform_runs(tmp_path: P
     assert marker.exists()  # tfops's death was passed on as an interrupt
 
     wait_gone(terraform["pid"])
-    third = subprocess.run(
-        [sys.executable, "-m", "tfops", "--color", "never", "apply", str(root), "-e", "default"]
-        + ["--auto-approve", "--no-gates"],
-        capture_output=True,
-        text=True,
-    )
+    third = apply(root)
     assert third.returncode == 0, third.stderr
     assert f"took over the lock of default from {lock_of_holder(second.stderr)}" in third.stderr
 
