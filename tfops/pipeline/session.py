@@ -214,6 +214,8 @@ class Session:
         """Plan to a file, read it back, and split it per environment (into `run`)."""
         root = run.root
         run.planfile = self.workdir() / f"{run.label}.tfplan"
+        # terraform's streamed plan shows prior values it doesn't always mark sensitive
+        self.masker.add_values(terraform.sensitive_state_values())
         try:
             terraform.plan(
                 run.planfile,

@@ -23,7 +23,7 @@ from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
 from tfops.plan.model import load_plan
 from tfops.repo.hcl import HclCache, default_cache_dir
-from tfops.terraform import process
+from tfops.terraform import process, state
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
 
@@ -281,6 +281,22 @@ class Terraform:
                 f"terraform show -json printed no JSON in {self.label}",
                 diagnostics=printable(result.output),
             ) from None
+
+    def sensitive_state_values(self) -> list[str]:
+        """The strings the root's current state marks sensitive, to mask before a plan
+        streams (see `tfops.terraform.state`). A local state file is read directly; any
+        other backend costs one `terraform state pull` (no providers are started). A state
+        that can't be read gives nothing: the plan will then fail on it before it prints
+        any value."""
+        local = state.local_state_file(self.workdir, self.env)
+        if local is not None:
+            return state.sensitive_values(state.read_local(local))
+        result = self.run(
+            self.argv("state", "pull"), "terraform state pull", check=False, quiet=True
+        )
+        if result.returncode != 0:
+            return []
+        return state.sensitive_values(state.parse(result.stdout))
 
     def apply(self, planfile: Path) -> Result:
         options: dict[str, Any] = {"input": False, "no_color": IsFlagged, "lock_timeout": "60s"}
