@@ -2,10 +2,11 @@ import html
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 
-from tfops.masking import MASK, Masker, escaped_forms
+from tfops.masking import MASK, SHAPES, Masker, escaped_forms
 from tfops.render.markdown import escape
 
 
@@ -158,3 +159,11 @@ def test_a_multi_line_value_is_masked_line_by_line_as_terraform_prints_it() -> N
 def test_the_markdown_form_is_what_the_renderer_escapes() -> None:
     for text in (TRICKY, "a|b\\c<d>e\nf", json.dumps(TRICKY)):
         assert escape(text) in escaped_forms(text)
+
+
+def test_the_readme_lists_every_built_in_shape() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Masking", 1)[1].split("\n## ", 1)[0]
+    for shape in SHAPES:
+        if shape.description:
+            assert f"| `{shape.name}` | {shape.description} |" in section

@@ -98,11 +98,11 @@ SHAPES: tuple[SecretShape, ...] = (
     ),
     SecretShape(  # one scan for all three: each starts at a `:`
         "url-credentials",
-        "the password in a URL's user info (`https://user:PASSWORD@host`, "
+        "credentials in URLs: the password in the user info (`https://user:PASSWORD@host`, "
         "`git::https://x-access-token:TOKEN@github.com/…`, `postgres://u:PASSWORD@db/…`), "
-        "a user name of 20 or more token characters (`https://TOKEN@host`), and Go's "
-        "`user:PASSWORD@tcp(…)` DSNs; Slack webhook URLs "
-        "(`https://hooks.slack.com/services/…`, `/workflows/…`, `/triggers/…`)",
+        "a user name of 20 or more token characters (`https://TOKEN@host`), the secret path "
+        "of a Slack webhook (`https://hooks.slack.com/services/…`, `/workflows/…`, "
+        "`/triggers/…`), and the password of Go's `user:PASSWORD@tcp(…)` DSNs",
         r":(?://(?:[^\s/@:'\"\\]*:(?P<secret>[^\s/@'\"\\]+)|(?P<token>[A-Za-z0-9_.~-]{20,}))@"
         r"|(?P<dsn>[^\s:@/'\"\\]+)@(?:tcp|unix)\("
         r"|//hooks\.slack\.com/(?:services|workflows|triggers)/(?P<webhook>[A-Za-z0-9+/]{43,120}))",
