@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import start_tfops, wait_for, write_files
 from tfops.terraform import process
 
@@ -154,3 +156,31 @@ def test_output_is_streamed_and_kept_without_a_pipe(tmp_path: Path) -> None:
     assert result.stdout == "out\nno newline" and result.stderr == "err\n"
     assert sorted(lines) == [("err\n", True), ("no newline", False), ("out\n", False)]
     assert os.listdir(tmp_path) == []
+
+
+PDEATHSIG_OF_SELF = (
+    "import ctypes; s = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(s), 0, 0, 0); "
+    "print(s.value)"
+)
+
+
+@pytest.mark.parametrize("how", ["setpriv", "prctl between fork and exec"])
+def test_terraform_is_set_to_get_sigint_when_tfops_dies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parent-death signals are Linux's")
+    process._parent_death_signal.cache_clear()
+    if how != "setpriv":
+        real_which = process.shutil.which
+        monkeypatch.setattr(
+            process.shutil, "which", lambda n, **k: None if n == "setpriv" else real_which(n, **k)
+        )
+    try:
+        argv = [sys.executable, "-c", PDEATHSIG_OF_SELF]
+        told = process.run(argv, cwd=tmp_path, stop_with_tfops=True)
+        quick = process.run(argv, cwd=tmp_path)
+    finally:
+        process._parent_death_signal.cache_clear()
+    assert told.stdout.strip() == str(int(signal.SIGINT))
+    assert quick.stdout.strip() == "0"  # a quick tool (git) is spared the setpriv exec

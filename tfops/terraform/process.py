@@ -12,12 +12,13 @@ agent): killed mid-apply, terraform would leave what it created outside its stat
   after tfops was gone would kill it with SIGPIPE. tfops follows the files as they grow
   (`tail -f`, every FOLLOW_SECONDS while nothing is new) and streams their lines; the
   files are unlinked at once, so nothing is left on disk.
-- On Linux it is told to stop gracefully when tfops goes: a parent-death signal (SIGINT,
-  as Ctrl-C), set by `setpriv --pdeathsig` just before the exec. The signal fires when
-  the *thread* that started the child ends, so one long-lived thread starts every child
-  (roots run in pool threads that end with their pool). A `preexec_fn` calling prctl
-  would do too, but it makes Python fork instead of vfork — ~35 ms per child for a tfops
-  holding a big plan — so it is only the fallback where there is no setpriv.
+- On Linux terraform is told to stop gracefully when tfops goes (`stop_with_tfops`): a
+  parent-death signal (SIGINT, as Ctrl-C), set by `setpriv --pdeathsig` before the exec.
+  The signal fires when the *thread* that started the child ends, so one long-lived
+  thread starts every child (roots run in pool threads that end with their pool). A
+  `preexec_fn` calling prctl would do too, but it makes Python fork instead of vfork —
+  ~35 ms per child for a tfops holding a big plan — so it is only the fallback where
+  there is no setpriv.
 - The running children are listed in `tfops.children.CHILDREN`, which the environment
   locks record: a lock whose tfops died is not taken over while its terraform still runs.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -135,8 +137,14 @@ def run(
     timeout: float | None = None,
     what: str = "",
     stdin_text: str | None = None,
+    stop_with_tfops: bool = False,
 ) -> Result:
-    """Run a command, streaming its lines to `sink`, and return everything it printed."""
+    """Run a command, streaming its lines to `sink`, and return everything it printed.
+
+    `stop_with_tfops`: the child is sent SIGINT if tfops dies (terraform, which must stop
+    gracefully rather than run on unwatched). It costs an exec of `setpriv` (~2 ms), so
+    quick tools (git) go without: they finish and exit on their own anyway.
+    """
     check_interrupted()
     sink = sink or NullSink()
     environment = dict(env) if env is not None else None
@@ -146,6 +154,7 @@ def run(
     with _OutputFile() as out, _OutputFile() as err:
         child = _spawn(
             [executable, *argv[1:]],
+            stop_with_tfops=stop_with_tfops,
             cwd=cwd,
             env=environment,
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
@@ -157,6 +166,7 @@ def run(
         with FORWARDER.lock:
             FORWARDER.children.add(child)
         CHILDREN.add(child.pid, Path(argv[0]).name)
+        exit_watch = _ExitWatch(child)
         try:
             if stdin_text is not None and child.stdin is not None:
                 child.stdin.write(stdin_text.encode())
@@ -177,8 +187,7 @@ def run(
                 elif timed_out_at and now - timed_out_at > KILL_GRACE_SECONDS:
                     child.kill()
                 if not got:  # sleep until the child exits, or a little
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        child.wait(timeout=FOLLOW_SECONDS)
+                    exit_watch.wait(FOLLOW_SECONDS)
             out.finish(sink, stderr=False)
             err.finish(sink, stderr=True)
         finally:
@@ -192,6 +201,7 @@ def run(
                     child.kill()
                     child.wait()
             CHILDREN.remove(child.pid)
+            exit_watch.close()
     result = Result(
         tuple(argv), child.returncode, out.text(), err.text(), time.monotonic() - started
     )
@@ -206,6 +216,30 @@ def run(
 
 FOLLOW_SECONDS = 0.05  # how often the output files are looked at while nothing is new
 READ_CHUNK = 1 << 20
+
+
+class _ExitWatch:
+    """Waits up to a timeout for a child to exit, waking the moment it does (a pidfd on
+    Linux; elsewhere Popen.wait's own short sleeps). A quick `git` call then costs no
+    follow interval."""
+
+    def __init__(self, child: subprocess.Popen[bytes]):
+        self.child = child
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(child.pid)
+
+    def wait(self, timeout: float) -> None:
+        if self.fd is not None:
+            select.select([self.fd], [], [], timeout)
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.child.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class _OutputFile:
@@ -280,9 +314,9 @@ def _executable(name: str, env: Mapping[str, str] | None) -> str:
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfops-spawner")
 
 
-def _spawn(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
-    """Start a child from the one spawner thread, with the parent-death signal set."""
-    wrapper, preexec = _parent_death_signal()
+def _spawn(argv: list[str], *, stop_with_tfops: bool, **options: Any) -> subprocess.Popen[bytes]:
+    """Start a child from the one spawner thread, with the parent-death signal if asked."""
+    wrapper, preexec = _parent_death_signal() if stop_with_tfops else ((), None)
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -195,6 +195,7 @@ class Terraform:
             sink=None if quiet else self.sink,
             timeout=self.config.timeout_minutes * 60,
             what=what,
+            stop_with_tfops=True,
         )
         if check and result.returncode != 0:
             raise TerraformError(
