@@ -167,3 +167,11 @@ def test_the_readme_lists_every_built_in_shape() -> None:
     for shape in SHAPES:
         if shape.description:
             assert f"| `{shape.name}` | {shape.description} |" in section
+
+
+def test_a_long_value_is_masked_where_a_report_cut_it_short() -> None:
+    value = "-----BEGIN CERTIFICATE-----\n" + "MIIBszCCAVmgAwIBAgIU" * 30
+    shown = json.dumps(value)[:299] + "…"  # plan/model.py cuts values at 300 characters
+    masked = Masker(values=[value])(f"  output: {shown} -> (known after apply)")
+    assert masked.startswith(f'  output: "{MASK}') and masked.endswith("… -> (known after apply)")
+    assert "MIIBszCCAVmgAwIBAgIU" not in masked and "CERTIFICATE" not in masked

@@ -11,6 +11,9 @@ Three kinds of secret are masked, in this order:
   gitleaks' for the token formats; like tfmask, a value is also masked when its name says
   it is a secret key.
 
+A long known value is also masked where a report cut it short ("…"): from its first 32
+characters to the end of the string it is in.
+
 Known values go first: a sensitive value that contains a secret shape (a DSN with a
 password) is masked whole, not just the password in it.
 """
@@ -26,6 +29,11 @@ from dataclasses import dataclass
 MASK = "***"
 MIN_VALUE_CHARS = 4  # shorter known values would mask noise
 MIN_LINE_CHARS = 8  # a line of a multi-line value is masked on its own from this length
+# A report cuts long values ("…"): a value this long is also masked from its first
+# HEAD_CHARS characters on, to the end of the string it is in, wherever it is cut.
+LONG_VALUE_CHARS = 48
+HEAD_CHARS = 32
+_REST_OF_STRING = r'(?:[^"\\\n…]|\\.)*'
 Trie = dict[str, "Trie"]
 
 
@@ -132,6 +140,7 @@ class Masker:
         self._patterns = [re.compile(p) for p in patterns]
         self._values: set[str] = set()
         self._combined: re.Pattern[str] | None = None
+        self._heads: re.Pattern[str] | None = None
         self._shapes = [_CompiledShape(shape) for shape in SHAPES] if shapes else []
         self.add_values(values)
 
@@ -146,6 +155,13 @@ class Masker:
         if not new and (self._combined is not None or not self._patterns):
             return
         self._values |= new
+        heads = {v[:HEAD_CHARS] for v in self._values if len(v) >= LONG_VALUE_CHARS}
+        if heads:
+            try:
+                self._heads = re.compile(f"(?:{_literals_trie(heads)}){_REST_OF_STRING}")
+            except (RecursionError, re.error):
+                alternation = _literals_alternation(heads)
+                self._heads = re.compile(f"(?:{alternation}){_REST_OF_STRING}")
         configured = [p.pattern for p in self._patterns]
         try:
             self._combined = self._compile(configured, _literals_trie(self._values))
@@ -161,6 +177,8 @@ class Masker:
             return text
         if self._combined is not None:
             text = self._combined.sub(MASK, text)
+        if self._heads is not None:  # what is left of long values a report cut short
+            text = self._heads.sub(MASK, text)
         for shape in self._shapes:
             text = shape.mask(text)
         return text
