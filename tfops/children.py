@@ -23,7 +23,7 @@ class Child:
 
     def alive(self) -> bool:
         """Whether this very process still runs (not another one that got its pid)."""
-        if not _pid_alive(self.pid):
+        if not pid_alive(self.pid):
             return False
         return self.started is None or start_ticks(self.pid) in (None, self.started)
 
@@ -46,7 +46,8 @@ def _int_or_none(value: Any) -> int | None:
     return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether some process has `pid` (ours or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
 
-from tfops.children import CHILDREN, Child
+from tfops.children import CHILDREN, Child, pid_alive
 from tfops.errors import TfopsError
 
 LEASE_SECONDS = 600.0  # a run's lock not renewed for this long belongs to a dead run
@@ -145,7 +145,7 @@ class LockInfo:
         if self.run_url:
             text += f", {self.run_url}"
         text += ")"
-        if self.on_this_host and self.pid is not None and not _pid_alive(self.pid):
+        if self.on_this_host and self.pid is not None and not pid_alive(self.pid):
             running = self.running_children()
             if running:
                 names = ", ".join(c.describe() for c in running)
@@ -168,7 +168,7 @@ class LockInfo:
             return None
         if not self.on_this_host:
             return None
-        return _pid_alive(self.pid) or bool(self.running_children())
+        return pid_alive(self.pid) or bool(self.running_children())
 
     def stale_reason(self, now: datetime | None = None) -> str | None:
         """Why this lock belongs to a dead run, or None while its holder may be alive.
@@ -182,7 +182,7 @@ class LockInfo:
         if self.on_this_host:
             if self.running_children():
                 return None
-            if not _pid_alive(self.pid):
+            if not pid_alive(self.pid):
                 ended = ", ".join(c.describe() for c in self.children)
                 return f"process {self.pid} on {self.host} is gone" + (
                     f", and so is {ended}" if ended else ""
@@ -208,16 +208,6 @@ class LockInfo:
             Child.from_dict(c) for c in children if isinstance(c, dict) and "pid" in c
         )
         return cls(**values)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LockHeld(TfopsError):
