@@ -203,7 +203,12 @@ class LockInfo:
         values = {k: v for k, v in data.items() if k in known}
         children = values.pop("children", ())
         if isinstance(children, str):  # DynamoDB keeps the list as a JSON string
-            children = json.loads(children or "[]")
+            try:
+                children = json.loads(children or "[]")
+            except ValueError:
+                children = ()
+        if not isinstance(children, list | tuple):
+            children = ()
         values["children"] = tuple(
             Child.from_dict(c) for c in children if isinstance(c, dict) and "pid" in c
         )
