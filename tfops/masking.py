@@ -134,14 +134,12 @@ _ESCAPED_CHARS = re.compile(r"[^A-Za-z0-9 _.,:;/+=@#!?()\[\]{}*~^$-]")
 
 
 class Masker:
-    def __init__(
-        self, patterns: Iterable[str] = (), values: Iterable[str] = (), *, shapes: bool = True
-    ):
+    def __init__(self, patterns: Iterable[str] = (), values: Iterable[str] = ()):
         self._patterns = [re.compile(p) for p in patterns]
         self._values: set[str] = set()
         self._combined: re.Pattern[str] | None = None
         self._heads: re.Pattern[str] | None = None
-        self._shapes = [_CompiledShape(shape) for shape in SHAPES] if shapes else []
+        self._shapes = [_CompiledShape(shape) for shape in SHAPES]
         self.add_values(values)
 
     def add_values(self, values: Iterable[str]) -> None:
