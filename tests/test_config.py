@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -70,3 +71,63 @@ def test_readme_config_reference_is_valid() -> None:
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     config = parse_config(example, Path("README.md"))
     assert config.environments["prod"].apply == "manual"
+
+
+# ---- hostile or broken tfops.yaml (issue 13: #10, #12) --------------------------------
+
+
+def test_a_yaml_bomb_is_refused_quickly() -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [{', '.join(['*' + previous] * 10)}]\n"
+    bomb += "environments: {prod: {files: *i}}\n"
+    started = time.monotonic()
+    message = error_of(bomb)
+    assert time.monotonic() - started < 2
+    assert message.startswith("tfops.yaml:")
+    assert "aliases expand" in message and "10,000" in message
+
+
+def test_a_few_aliases_are_fine() -> None:
+    text = "var_files: &common [common.tfvars]\nenvironments:\n  prod:\n    var_files: *common\n"
+    config = parse_config(text, Path("tfops.yaml"))
+    assert config.env("prod").var_files == ["common.tfvars"]
+
+
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    (tmp_path / "tfops.yaml").write_text("mask:\n" + "  - 'x'\n" * 200_000)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert str(info.value).startswith("tfops.yaml: is 1.6 MB; tfops reads at most 1 MB")
+
+
+def test_deep_nesting_is_a_clear_error() -> None:
+    assert "nested too deeply" in error_of("mask: " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "tfops.yaml").write_bytes(b"version: 1\nmask:\n  - 'caf\xe9'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    message = str(info.value)
+    assert message.startswith("tfops.yaml:3: not UTF-8 (byte 0xe9")
+    assert "save it as UTF-8" in message
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "tfops.yaml").write_bytes("\ufeffversion: 1\n".encode())
+    assert load_config(tmp_path)[0].version == 1
+
+
+def test_duplicate_keys_are_refused_naming_both_lines() -> None:
+    text = "environments:\n  prod:\n    apply: manual\n  dev: {}\n  prod:\n    pinned: true\n"
+    message = error_of(text)
+    assert message.startswith("tfops.yaml:5: environments.prod is given twice (lines 2 and 5)")
+    assert "apply: manual" not in message  # says what would happen, not the contents
+    assert "merge the two" in message
+
+
+def test_a_merge_key_may_be_overridden_without_being_a_duplicate() -> None:
+    text = "environments:\n  prod: &p {apply: manual}\n  stage:\n    <<: *p\n    apply: auto\n"
+    assert parse_config(text, Path("tfops.yaml")).env("stage").apply == "auto"

@@ -19,6 +19,7 @@ from tfops.commands.options import (
     parallelism_option,
     path_argument,
 )
+from tfops.console import Console, printable
 from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.terraform.process import forward_signals
 
@@ -58,14 +59,14 @@ class TfopsGroup(click.Group):
             click.echo("\ntfops: interrupted.", err=True)
             sys.exit(ExitCode.INTERRUPTED)
         except TfopsError as exc:
-            click.echo(_red(f"error: {exc}"), err=True)
+            click.echo(_red(f"error: {_shown(ctx, str(exc))}"), err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except OSError as exc:  # a path given on the command line or by Actions can't be used
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(
-                _red(f"error: {where}{exc.strerror or exc}")
+                _red(f"error: {_shown(ctx, f'{where}{exc.strerror or exc}')}")
                 + "\n  hint: check that the path exists and can be written",
                 err=True,
             )
@@ -73,12 +74,19 @@ class TfopsGroup(click.Group):
         except Exception as exc:
             if os.environ.get("TFOPS_DEBUG"):
                 traceback.print_exc()
+            problem = _shown(ctx, f"{type(exc).__name__}: {exc}")
             click.echo(
-                _red(f"error: tfops hit an unexpected problem: {type(exc).__name__}: {exc}")
+                _red(f"error: tfops hit an unexpected problem: {problem}")
                 + "\n  hint: rerun with TFOPS_DEBUG=1 for details, and please report it",
                 err=True,
             )
             sys.exit(ExitCode.ERROR)
+
+
+def _shown(ctx: click.Context, text: str) -> str:
+    """An error as it may reach the terminal: masked, with controls from user files escaped."""
+    console = getattr(ctx.obj, "console", None)
+    return printable(console.masker(text) if isinstance(console, Console) else text)
 
 
 def _red(text: str) -> str:

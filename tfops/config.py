@@ -287,18 +287,34 @@ def load_config(root: Path) -> tuple[TfopsConfig, Path | None]:
     path = find_config(root)
     if path is None:
         return TfopsConfig(), None
-    return parse_config(path.read_text(encoding="utf-8"), path), path
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise _too_big(size, path)
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)  # the file may grow between stat and read
+    return parse_config(data, path), path
 
 
-def parse_config(text: str, path: Path) -> TfopsConfig:
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML: {problem}", where=where) from None
+# A tfops.yaml is a few hundred lines. The caps keep a hostile one (a PR can change it) from
+# taking the machine's memory: a "billion laughs" of nested aliases is tiny on disk and
+# huge once expanded, so the expanded size is counted on the node graph, where each
+# anchor is one node however often it is used.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 10_000
+MAX_CONFIG_DEPTH = 50
+
+
+def parse_config(text: str | bytes, path: Path) -> TfopsConfig:
+    """Validate tfops.yaml's text (or bytes, read from a file or from git) into settings."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise _too_big(len(text), path)
+    if isinstance(text, bytes):
+        text = _decode(text, path)
+    node = _compose(text, path)
+    if node is None:
+        return TfopsConfig()
+    _check_nodes(node, path)
+    data = _construct(node, path)
     if data is None:
         return TfopsConfig()
     if not isinstance(data, dict):
@@ -307,6 +323,122 @@ def parse_config(text: str, path: Path) -> TfopsConfig:
         return TfopsConfig.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, node, path) from None
+
+
+def _too_big(size: int, path: Path) -> ConfigError:
+    return ConfigError(
+        f"is {size / 1e6:.1f} MB; tfops reads at most {MAX_CONFIG_BYTES // (1024 * 1024)} MB",
+        where=path.name,
+        hint="tfops.yaml holds settings only; keep lists of values in var files",
+    )
+
+
+def _decode(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            where=f"{path.name}:{line}",
+            hint="save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        ) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, path: Path) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+    problem = getattr(exc, "problem", None) or str(exc)
+    return ConfigError(f"not valid YAML: {problem}", where=where)
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(
+        f"is nested too deeply (more than {MAX_CONFIG_DEPTH} levels)", where=path.name
+    )
+
+
+def _compose(text: str, path: Path) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise _too_deep(path) from None
+
+
+def _construct(node: yaml.Node, path: Path) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, path: Path) -> None:
+    """Refuse what YAML allows and a config must not have: duplicate keys, deep nesting,
+    and aliases that expand past MAX_CONFIG_VALUES values. Iterative: a hostile file
+    must not exhaust the stack either."""
+    sizes: dict[int, int] = {}  # node id → values it expands to
+    depths: dict[int, int] = {id(root): 1}
+    keys_at: dict[int, list[str]] = {id(root): []}
+    order: list[yaml.Node] = []  # every distinct node, parents before children
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        children = _children(node)
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node, keys_at[id(node)], path)
+        for key, child in children:
+            if id(child) in depths:
+                continue  # an alias of a node already seen
+            depths[id(child)] = depths[id(node)] + 1
+            if depths[id(child)] > MAX_CONFIG_DEPTH:
+                raise _too_deep(path)
+            keys_at[id(child)] = [*keys_at[id(node)], key] if key else keys_at[id(node)]
+            stack.append(child)
+    for node in reversed(order):
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for _, child in _children(node))
+        if sizes[id(node)] > MAX_CONFIG_VALUES:
+            line = node.start_mark.line + 1
+            raise ConfigError(
+                f"its aliases expand to more than {MAX_CONFIG_VALUES:,} values",
+                where=f"{path.name}:{line}",
+                hint="tfops.yaml allows anchors and aliases for small repeated blocks only",
+            )
+
+
+def _children(node: yaml.Node) -> list[tuple[str, yaml.Node]]:
+    """A node's children with the key each sits under ("" inside a list), keys included."""
+    if isinstance(node, yaml.SequenceNode):
+        return [("", child) for child in node.value]
+    if isinstance(node, yaml.MappingNode):
+        out: list[tuple[str, yaml.Node]] = []
+        for key, value in node.value:
+            out += [("", key), (str(key.value) if isinstance(key, yaml.ScalarNode) else "", value)]
+        return out
+    return []
+
+
+def _refuse_duplicate_keys(node: yaml.MappingNode, keys: list[str], path: Path) -> None:
+    """YAML keeps the last of two equal keys: a second `prod:` would silently drop the first."""
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in first:
+            name = ".".join([*keys, str(key.value)])
+            raise ConfigError(
+                f"{name} is given twice (lines {first[key.value]} and {line}); "
+                "YAML would keep only the second",
+                where=f"{path.name}:{line}",
+                hint="merge the two into one",
+            )
+        first[key.value] = line
 
 
 def _config_error(exc: ValidationError, node: yaml.Node | None, path: Path) -> ConfigError:

@@ -8,6 +8,7 @@ one group when the step ends, so environments don't interleave.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from typing import TextIO
@@ -16,6 +17,26 @@ from tfops.masking import Masker
 
 HEARTBEAT_SECONDS_TTY = 1.0
 HEARTBEAT_SECONDS_LOG = 30.0
+
+# What a terminal acts on instead of showing: C0 controls but tab and newline, DEL, C1
+# controls, and the bidirectional overrides that make text read differently than it is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to write to a terminal: controls from user files shown as `\\x1b`.
+
+    A `.tf` file (or a PR's) can hold ESC and BEL; echoed raw in an error message they
+    would retitle the window, clear the screen or hide the following lines.
+    """
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(_escaped, text.replace("\r\n", "\n"))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class Console:
@@ -36,13 +57,19 @@ class Console:
         self._status_shown = False
 
     # ---- plain messages ------------------------------------------------------------
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, style: str = "") -> None:
+        """Write a line: masked, controls escaped, and only then styled (our own ESC codes)."""
+        shown = self._style(self.clean(text), style) if style else self.clean(text)
         with self._lock:
             if self._status_shown:
                 self.stream.write("\r\x1b[2K")
                 self._status_shown = False
-            self.stream.write(self.masker(text) + "\n")
+            self.stream.write(shown + "\n")
             self.stream.flush()
+
+    def clean(self, text: str) -> str:
+        """`text` as it may be shown: secrets masked, terminal controls escaped."""
+        return printable(self.masker(text))
 
     def _style(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -51,16 +78,16 @@ class Console:
         self._write(text)
 
     def step(self, text: str) -> None:
-        self._write(self._style(f"==> {text}", "1"))
+        self._write(f"==> {text}", "1")
 
     def note(self, text: str) -> None:
-        self._write(self._style(text, "2"))
+        self._write(text, "2")
 
     def warn(self, text: str) -> None:
-        self._write(self._style(f"warning: {text}", "33"))
+        self._write(f"warning: {text}", "33")
 
     def error(self, text: str) -> None:
-        self._write(self._style(f"error: {text}", "31;1"))
+        self._write(f"error: {text}", "31;1")
 
     # ---- tool output ---------------------------------------------------------------
     def sink(self, label: str, *, buffered: bool = False) -> OutputSink:
@@ -70,10 +97,10 @@ class Console:
         """A transient line on a terminal (overwritten), a plain line in logs."""
         with self._lock:
             if self.is_tty:
-                self.stream.write("\r\x1b[2K" + self._style(self.masker(text), "2"))
+                self.stream.write("\r\x1b[2K" + self._style(self.clean(text), "2"))
                 self._status_shown = True
             else:
-                self.stream.write(self.masker(text) + "\n")
+                self.stream.write(self.clean(text) + "\n")
             self.stream.flush()
 
     def clear_status(self) -> None:

@@ -6,10 +6,12 @@ checks what a user would see — the state, the audit line, the lock, the outcom
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -198,3 +200,48 @@ def test_two_runs_in_one_checkout_never_share_a_plan_file(tmp_path: Path) -> Non
     assert child.returncode == 0, output + rest.decode()
     assert state_inputs(repo) == {"terraform_data.dev": "d1"}  # not prod, not global
     assert [(e["environment"], e["result"]) for e in audit_lines(repo)] == [("dev", "applied")]
+
+
+def test_an_apply_whose_audit_line_the_store_refuses_still_says_it_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 goes away while terraform applies: the infrastructure changed, so tfops says so,
+    keeps the audit line locally, and writes it on the next run."""
+    from tests.records.test_audit_faults import StoppableS3
+
+    s3 = StoppableS3()
+    try:
+        s3.client().create_bucket(Bucket="plans")
+        for name, value in {
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3.port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        yaml = TFOPS_YAML + "store:\n  url: s3://plans/envs\n"
+        slow = resource("app", "v1", '  provisioner "local-exec" {\n    command = "sleep 3"\n  }\n')
+        repo = make_repo(tmp_path / "environments", slow, resource("app", "p1"), yaml)
+
+        def approve(plan: Planned) -> Approval:
+            threading.Timer(1.0, s3.stop).start()  # after the plan is kept, during the apply
+            return Approval.grant()
+
+        outcome = run(repo, approve)
+
+        assert outcome.outcome is Outcome.APPLIED
+        assert state_inputs(repo / "envs/dev") == {"terraform_data.app": "v1"}
+        assert outcome.audit_problem is not None
+        assert outcome.audit_problem.startswith(
+            "applied; the audit record of dev could not be written to s3://plans/envs/audit/"
+        )
+        spool = repo / ".tfops" / "audit-pending"
+        assert len(list(spool.iterdir())) == 1
+        s3.start()
+        session = quiet_session(repo)
+        (entry,) = Records.open(session).audit.entries()  # the next run writes it first
+        assert (entry.environment, entry.result) == ("dev", "applied")
+        assert not list(spool.iterdir())
+    finally:
+        with contextlib.suppress(Exception):
+            s3.stop()

@@ -35,7 +35,7 @@ from tfops.pipeline.apply import Change, Planned, apply_change
 from tfops.pipeline.merge import MergedPR, reviewed_approver
 from tfops.pipeline.outcome import Outcome
 from tfops.pipeline.records import Records
-from tfops.records.locks import LockHolder
+from tfops.records.locks import LockHolder, LockInUse, unlock
 from tfops.render.markdown import render_template
 from tfops.render.output import write_report
 
@@ -265,18 +265,13 @@ def _unlock(
     session = trusted.session
     (env,) = command.environments
     session.select([env])
-    locks = Records.open(session).locks
-    current = locks.get(env)
-    if current is None:
+    try:
+        released = unlock(Records.open(session).locks, env)
+    except LockInUse as exc:  # an apply is running: breaking its lock would let another in
+        return Reply(ExitCode.ERROR, exc.message)
+    if released is None:
         return Reply(ExitCode.OK, f"{env} was not locked.")
-    if current.pid is not None and current.stale_reason() is None:
-        return Reply(
-            ExitCode.ERROR,
-            f"{env} is {current.describe()}: a run is still applying it. Wait for it to finish.",
-        )
-    released = locks.break_lock(env)
-    what = released.describe() if released else current.describe()
-    return Reply(ExitCode.OK, f"Released the lock on {env}: {what}.")
+    return Reply(ExitCode.OK, f"Released the lock on {env}: {released.describe()}.")
 
 
 RUNNERS = {"plan": _plan, "apply": _apply, "unlock": _unlock}

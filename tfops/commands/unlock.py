@@ -1,4 +1,8 @@
-"""`tfops unlock -e ENV`: break an environment's lock (e.g. after a run was killed)."""
+"""`tfops unlock -e ENV`: break an environment's lock (e.g. after a run was killed).
+
+A lock held by a run that is still alive — its tfops, or a terraform it started — is not
+broken without `--force` (see `tfops.records.locks.unlock`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import click
 
 from tfops.commands.options import environments_option, path_argument
 from tfops.errors import TfopsError
-from tfops.records.locks import LockInfo, open_locks
+from tfops.records.locks import LockInfo, open_locks, unlock
 from tfops.repo.environments import EnvironmentsRepo
 
 
@@ -21,11 +25,14 @@ def _row(info: LockInfo) -> str:
 @path_argument
 @environments_option()
 @click.option("--list", "list_only", is_flag=True, help="Only show who holds which lock.")
+@click.option(
+    "--force", is_flag=True, help="Break the lock even while the run holding it is alive."
+)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def unlock_command(
-    path: Path, environments: tuple[str, ...], list_only: bool, output_format: str
+    path: Path, environments: tuple[str, ...], list_only: bool, force: bool, output_format: str
 ) -> None:
-    """Release the lock of ENV whoever holds it, or list the locks (--list)."""
+    """Release the lock of ENV, or list the locks (--list)."""
     repo = EnvironmentsRepo(path)
     locks = open_locks(repo.config, repo.root)
     if list_only:
@@ -37,9 +44,8 @@ def unlock_command(
         return
     if not environments:
         raise TfopsError("say which lock to release", hint="tfops unlock -e ENV (or --list)")
-    names = [e.name for e in repo.select(environments)]
-    for name in names:
-        released = locks.break_lock(name)
+    for name in [e.name for e in repo.select(environments)]:
+        released = unlock(locks, name, force=force)
         if released is None:
             click.echo(f"{name} was not locked.")
         else:

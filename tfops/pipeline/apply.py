@@ -107,9 +107,8 @@ def apply_change(
     on_planned: Callable[[Planned], None] | None = None,
 ) -> RootOutcome:
     """Run `change` through the pipeline. Every outcome is audited and returned; only an
-    interrupt is raised (after it is audited), so a watcher or a batch carries on."""
-    console = session.console
-    envs = sorted(change.environments)
+    interrupt is raised (after it is audited), so a watcher or a batch carries on. An audit
+    line the store refused waits in the local spool; `audit_problem` says so."""
     trail = AuditTrail(
         records,
         change.holder.who,
@@ -119,6 +118,25 @@ def apply_change(
         session.binary.version,
         change.holder.run_url,
     )
+    outcome = _run(session, records, trail, change, approve, on_planned)
+    if trail.not_written:
+        outcome.audit_problem = "; ".join(
+            exc.after(outcome.outcome.value) for exc in trail.not_written
+        )
+        session.console.warn(outcome.audit_problem)
+    return outcome
+
+
+def _run(
+    session: Session,
+    records: Records,
+    trail: AuditTrail,
+    change: Change,
+    approve: Approver,
+    on_planned: Callable[[Planned], None] | None,
+) -> RootOutcome:
+    console = session.console
+    envs = sorted(change.environments)
     targets, note = targets_for(session, change.root, envs)
     if note and not targets:
         return RootOutcome(envs, Outcome.NO_CHANGES, f"{', '.join(envs)} declares nothing")

@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfops import gitutil
 from tfops.pipeline.outcome import Outcome
 from tfops.pipeline.session import RootRun, Session
-from tfops.records.audit import AuditEntry, AuditLog, now_iso, open_audit
+from tfops.records.audit import AuditEntry, AuditLog, AuditNotWritten, now_iso, open_audit
 from tfops.records.locks import LockBackend, open_locks
 from tfops.records.store import Kind, PlanKey, PlanRecord, PlanStore, open_store, repo_name
 from tfops.repo.environments import WORK_DIR
@@ -95,6 +95,7 @@ class AuditTrail:
     run_url: str | None
     started: float = 0.0
     when: str = ""
+    not_written: list[AuditNotWritten] = field(default_factory=list)  # kept in the spool
 
     def start(self) -> None:
         self.started = time.monotonic()
@@ -109,23 +110,29 @@ class AuditTrail:
         detail: str = "",
         pr: int | None = None,
     ) -> None:
-        for env in envs:
-            self.records.audit.append(
-                AuditEntry(
-                    who=self.who,
-                    when=self.when or now_iso(precise=True),
-                    repo=self.records.repo,
-                    commit=self.commit,
-                    pr=self.pr if pr is None else pr,
-                    environment=env,
-                    plan_sha256=(sha or {}).get(env),
-                    result=result.value,
-                    duration_seconds=round(time.monotonic() - self.started, 1)
-                    if self.started
-                    else 0.0,
-                    trigger=self.trigger,
-                    terraform_version=self.terraform_version,
-                    detail=detail[:2000],
-                    run_url=self.run_url,
-                )
+        """Write one line per environment. A store that refuses them does not stop the run:
+        the lines wait in the local spool (`not_written` says where) for the next run."""
+        entries = [
+            AuditEntry(
+                who=self.who,
+                when=self.when or now_iso(precise=True),
+                repo=self.records.repo,
+                commit=self.commit,
+                pr=self.pr if pr is None else pr,
+                environment=env,
+                plan_sha256=(sha or {}).get(env),
+                result=result.value,
+                duration_seconds=round(time.monotonic() - self.started, 1) if self.started else 0.0,
+                trigger=self.trigger,
+                terraform_version=self.terraform_version,
+                detail=detail[:2000],
+                run_url=self.run_url,
             )
+            for env in envs
+        ]
+        if not entries:
+            return
+        try:
+            self.records.audit.append_all(entries)
+        except AuditNotWritten as exc:
+            self.not_written.append(exc)

@@ -292,6 +292,7 @@ class Session:
         except TerraformError as exc:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
             return run
+        self.masker.add_values(terraform.sensitive_state_values())  # apply streams them too
         run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
         run.planfile.write_bytes(planfile)
         run.planfile_sha256 = hashlib.sha256(planfile).hexdigest()
@@ -311,6 +312,8 @@ class Session:
         """Plan to a file, read it back, and split it per environment (into `run`)."""
         root = run.root
         run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
+        # terraform's streamed plan shows prior values it doesn't always mark sensitive
+        self.masker.add_values(terraform.sensitive_state_values())
         try:
             terraform.plan(
                 run.planfile,

@@ -16,6 +16,8 @@ like state.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -143,11 +145,22 @@ class LocalBlobs:
             return None
 
     def write(self, path: str, data: bytes) -> None:
+        """Write whole or not at all: a temporary file renamed into place, removed again
+        when the write fails (a full disk must not fill up with `*.tmp`)."""
         target = self.base / path
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise TfopsError(
+                f"cannot write {target} in the plan store {self.location}: {exc.strerror or exc}",
+                where="tfops.yaml: store.url",
+                hint=full_disk_hint(exc),
+            ) from None
 
     def delete(self, path: str) -> None:
         target = self.base / path
@@ -273,10 +286,22 @@ class PlanStore:
             who=who,
             run_url=run_url,
         )
-        self.blobs.write(f"{key.prefix}.tfplan", planfile)
-        self.blobs.write(f"{key.prefix}.json", json_bytes)
-        # metadata last: a record is listed only once its plan is complete
-        self.blobs.write(key.prefix + META_SUFFIX, json.dumps(record.to_dict(), indent=2).encode())
+        objects = (
+            (f"{key.prefix}.tfplan", planfile),
+            (f"{key.prefix}.json", json_bytes),
+            # metadata last: a record is listed only once its plan is complete
+            (key.prefix + META_SUFFIX, json.dumps(record.to_dict(), indent=2).encode()),
+        )
+        written: list[str] = []
+        try:
+            for path, data in objects:
+                self.blobs.write(path, data)
+                written.append(path)
+        except TfopsError:
+            for path in written:  # no half record left behind
+                with contextlib.suppress(TfopsError, OSError):
+                    self.blobs.delete(path)
+            raise
         return record
 
     def record(self, key: PlanKey) -> PlanRecord | None:
@@ -369,6 +394,13 @@ class LocalPlanStore(PlanStore):
 class S3PlanStore(PlanStore):
     def __init__(self, bucket: str, prefix: str = "", client: S3Client | None = None):
         super().__init__(S3Blobs(bucket, prefix, client))
+
+
+def full_disk_hint(exc: OSError) -> str | None:
+    """What to do about a write the file system refused for want of room, else None."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free space on that file system, or point store.url at one with room"
+    return None
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -5,24 +5,47 @@ only; tfops forwards exactly one SIGINT per signal it receives to every running 
 Terraform treats the first SIGINT as "stop gracefully and release the state lock" and a
 second as "stop now", so a user pressing Ctrl-C twice gets Terraform's own behaviour.
 SIGTERM (CI cancelling a job) is forwarded as SIGINT too.
+
+A child must outlive a tfops that dies (`kill -9`, an OOM kill, a runner losing its
+agent): killed mid-apply, terraform would leave what it created outside its state.
+- Its output goes to files, not pipes: with a pipe, the first line terraform printed
+  after tfops was gone would kill it with SIGPIPE. tfops follows the files as they grow
+  (`tail -f`, every FOLLOW_SECONDS while nothing is new) and streams their lines; the
+  files are unlinked at once, so nothing is left on disk.
+- On Linux terraform is told to stop gracefully when tfops goes (`stop_with_tfops`): a
+  parent-death signal (SIGINT, as Ctrl-C), set by `setpriv --pdeathsig` before the exec.
+  The signal fires when the *thread* that started the child ends, so one long-lived
+  thread starts every child (roots run in pool threads that end with their pool). A
+  `preexec_fn` calling prctl would do too, but it makes Python fork instead of vfork —
+  ~35 ms per child for a tfops holding a big plan — so it is only the fallback where
+  there is no setpriv.
+- The running children are listed in `tfops.children.CHILDREN`, which the environment
+  locks record: a lock whose tfops died is not taken over while its terraform still runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
-import queue
+import select
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
+from tfops.children import CHILDREN
 from tfops.errors import Interrupted, TfopsError
 
 KILL_GRACE_SECONDS = 120.0
@@ -114,47 +137,46 @@ def run(
     timeout: float | None = None,
     what: str = "",
     stdin_text: str | None = None,
+    stop_with_tfops: bool = False,
 ) -> Result:
-    """Run a command, streaming its lines to `sink`, and return everything it printed."""
+    """Run a command, streaming its lines to `sink`, and return everything it printed.
+
+    `stop_with_tfops`: the child is sent SIGINT if tfops dies (terraform, which must stop
+    gracefully rather than run on unwatched). It costs an exec of `setpriv` (~2 ms), so
+    quick tools (git) go without: they finish and exit on their own anyway.
+    """
     check_interrupted()
     sink = sink or NullSink()
+    environment = dict(env) if env is not None else None
+    executable = _executable(argv[0], environment)
     started = time.monotonic()
-    try:
-        child = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise TfopsError(f"{argv[0]} not found", hint=f"install {Path(argv[0]).name}") from None
-    except PermissionError:
-        raise TfopsError(f"{argv[0]} is not executable") from None
-    with FORWARDER.lock:
-        FORWARDER.children.add(child)
-    lines: queue.Queue[tuple[bool, str | None]] = queue.Queue()
-    readers = [
-        threading.Thread(target=_pump, args=(child.stdout, False, lines), daemon=True),
-        threading.Thread(target=_pump, args=(child.stderr, True, lines), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    if stdin_text is not None and child.stdin is not None:
-        child.stdin.write(stdin_text.encode())
-        child.stdin.close()
-    out: list[str] = []
-    err: list[str] = []
-    open_streams = 2
-    next_beat = started + sink.heartbeat_interval()
     timed_out_at: float | None = None
-    try:
-        while open_streams:
-            try:
-                is_err, text = lines.get(timeout=0.2)
-            except queue.Empty:
+    with _OutputFile() as out, _OutputFile() as err:
+        child = _spawn(
+            [executable, *argv[1:]],
+            stop_with_tfops=stop_with_tfops,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdout=out.writer,
+            stderr=err.writer,
+        )
+        out.close_writer()  # the child has its own copy
+        err.close_writer()
+        with FORWARDER.lock:
+            FORWARDER.children.add(child)
+        CHILDREN.add(child.pid, Path(argv[0]).name)
+        exit_watch = _ExitWatch(child)
+        try:
+            if stdin_text is not None and child.stdin is not None:
+                child.stdin.write(stdin_text.encode())
+                child.stdin.close()
+            next_beat = started + sink.heartbeat_interval()
+            while True:
+                exited = child.poll() is not None
+                got = out.follow(sink, stderr=False) | err.follow(sink, stderr=True)
+                if exited:
+                    break
                 now = time.monotonic()
                 if now >= next_beat:
                     sink.heartbeat(what or Path(argv[0]).name, now - started)
@@ -164,24 +186,24 @@ def run(
                     child.send_signal(signal.SIGINT)
                 elif timed_out_at and now - timed_out_at > KILL_GRACE_SECONDS:
                     child.kill()
-                continue
-            if text is None:
-                open_streams -= 1
-                continue
-            (err if is_err else out).append(text)
-            sink.line(text, stderr=is_err)
-        child.wait()
-    finally:
-        with FORWARDER.lock:
-            FORWARDER.children.discard(child)
-        if child.poll() is None:  # we are unwinding from an exception: don't orphan it
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=KILL_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                child.kill()
+                if not got:  # sleep until the child exits, or a little
+                    exit_watch.wait(FOLLOW_SECONDS)
+            out.finish(sink, stderr=False)
+            err.finish(sink, stderr=True)
+        finally:
+            with FORWARDER.lock:
+                FORWARDER.children.discard(child)
+            if child.poll() is None:  # we are unwinding from an exception: don't orphan it
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=KILL_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+            CHILDREN.remove(child.pid)
+            exit_watch.close()
     result = Result(
-        tuple(argv), child.returncode, "".join(out), "".join(err), time.monotonic() - started
+        tuple(argv), child.returncode, out.text(), err.text(), time.monotonic() - started
     )
     check_interrupted()
     if timed_out_at is not None:
@@ -192,11 +214,145 @@ def run(
     return result
 
 
-def _pump(stream: object, is_err: bool, lines: queue.Queue[tuple[bool, str | None]]) -> None:
-    assert stream is not None
-    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
-        lines.put((is_err, raw.decode("utf-8", errors="replace")))
-    lines.put((is_err, None))
+FOLLOW_SECONDS = 0.05  # how often the output files are looked at while nothing is new
+READ_CHUNK = 1 << 20
+
+
+class _ExitWatch:
+    """Waits up to a timeout for a child to exit, waking the moment it does (a pidfd on
+    Linux; elsewhere Popen.wait's own short sleeps). A quick `git` call then costs no
+    follow interval."""
+
+    def __init__(self, child: subprocess.Popen[bytes]):
+        self.child = child
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(child.pid)
+
+    def wait(self, timeout: float) -> None:
+        if self.fd is not None:
+            select.select([self.fd], [], [], timeout)
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.child.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _OutputFile:
+    """One output stream of a child: an unlinked temporary file it writes and tfops follows.
+
+    The child's descriptor and tfops's are opened separately, so each has its own offset.
+    Lines are split on bytes (a newline is never part of a UTF-8 sequence), then decoded.
+    """
+
+    def __init__(self) -> None:
+        fd, path = tempfile.mkstemp(prefix="tfops-output-")
+        try:
+            self.reader = os.open(path, os.O_RDONLY)
+        except OSError:
+            os.close(fd)
+            raise
+        finally:
+            os.unlink(path)
+        self.writer: int | None = fd
+        self.partial = b""
+        self.lines: list[str] = []
+
+    def __enter__(self) -> _OutputFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_writer()
+        os.close(self.reader)
+
+    def close_writer(self) -> None:
+        if self.writer is not None:
+            os.close(self.writer)
+            self.writer = None
+
+    def follow(self, sink: Sink, *, stderr: bool) -> bool:
+        """Hand the complete lines written since the last look to `sink`; True if any."""
+        got = False
+        while chunk := os.read(self.reader, READ_CHUNK):
+            got = True
+            *complete, self.partial = (self.partial + chunk).split(b"\n")
+            for raw in complete:
+                text = raw.decode("utf-8", errors="replace") + "\n"
+                self.lines.append(text)
+                sink.line(text, stderr=stderr)
+        return got
+
+    def finish(self, sink: Sink, *, stderr: bool) -> None:
+        """Once the child has exited: the rest, with a last line that has no newline."""
+        self.follow(sink, stderr=stderr)
+        if self.partial:
+            text = self.partial.decode("utf-8", errors="replace")
+            self.partial = b""
+            self.lines.append(text)
+            sink.line(text, stderr=stderr)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def _executable(name: str, env: Mapping[str, str] | None) -> str:
+    """`name` found as exec would find it, so a missing tool is a clear error (the child
+    may be `setpriv`, whose own "failed to execute" would hide which tool is missing)."""
+    search = (env if env is not None else os.environ).get("PATH", os.defpath)
+    found = shutil.which(name, path=search)
+    if found is not None:
+        return found
+    if os.sep in name and os.path.exists(name):
+        raise TfopsError(f"{name} is not executable")
+    raise TfopsError(f"{name} not found", hint=f"install {Path(name).name}")
+
+
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfops-spawner")
+
+
+def _spawn(argv: list[str], *, stop_with_tfops: bool, **options: Any) -> subprocess.Popen[bytes]:
+    """Start a child from the one spawner thread, with the parent-death signal if asked."""
+    wrapper, preexec = _parent_death_signal() if stop_with_tfops else ((), None)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*wrapper, *argv], start_new_session=True, preexec_fn=preexec, **options
+        )
+
+    return _SPAWNER.submit(start).result()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+@cache
+def _parent_death_signal() -> tuple[tuple[str, ...], Callable[[], None] | None]:
+    """How children get SIGINT when tfops dies: exec through `setpriv`, else prctl between
+    fork and exec, else not at all (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return (), None
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None:
+        wrapper = (setpriv, "--pdeathsig", "INT", "--")
+        with contextlib.suppress(OSError):
+            if subprocess.run([*wrapper, "true"], capture_output=True).returncode == 0:
+                return wrapper, None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return (), None
+    parent = os.getpid()
+
+    def pdeathsig() -> None:  # in the child, between fork and exec
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+        if os.getppid() != parent:  # tfops died before the prctl: nobody will signal
+            os._exit(1)
+
+    return (), pdeathsig
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -15,16 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import python_terraform
 from python_terraform import IsFlagged
-from python_terraform import Terraform as _ArgBuilder
 
 from tfops.config import TerraformConfig
+from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
 from tfops.plan.model import load_plan
 from tfops.repo.hcl import HclCache, default_cache_dir
-from tfops.terraform import process
+from tfops.terraform import process, state
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
+
+
+class _ArgBuilder(python_terraform.Terraform):  # type: ignore[misc]
+    """python-terraform for building argument lists only.
+
+    Its constructor reads `./terraform.tfstate` (or `.terraform/terraform.tfstate`) of the
+    current directory, which has nothing to do with the root tfops runs terraform in: a
+    damaged or huge one there would break or slow every run.
+    """
+
+    def read_state_file(self, file_path: str | None = None) -> None:
+        self.tfstate = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,12 @@ def plugin_cache_dir(config: TerraformConfig) -> Path:
     return path
 
 
+def _diagnostics(result: Result) -> str:
+    """What terraform said about a failure; its source snippets come from user files, so
+    terminal controls in them are escaped wherever the text ends up."""
+    return printable(result.stderr or result.stdout[-4000:])
+
+
 def _base_env(config: TerraformConfig) -> dict[str, str]:
     env = process.clean_env(config.env)
     env.setdefault("TF_IN_AUTOMATION", "1")
@@ -176,11 +195,12 @@ class Terraform:
             sink=None if quiet else self.sink,
             timeout=self.config.timeout_minutes * 60,
             what=what,
+            stop_with_tfops=True,
         )
         if check and result.returncode != 0:
             raise TerraformError(
                 f"{what} failed in {self.label} (exit {result.returncode})",
-                diagnostics=result.stderr or result.stdout[-4000:],
+                diagnostics=_diagnostics(result),
             )
         return result
 
@@ -213,7 +233,7 @@ class Terraform:
         except ValueError:
             raise TerraformError(
                 f"terraform validate printed no JSON in {self.label}",
-                diagnostics=result.output,
+                diagnostics=printable(result.output),
             ) from None
         return data
 
@@ -245,7 +265,7 @@ class Terraform:
         if result.returncode not in (0, 2):
             raise TerraformError(
                 f"terraform plan failed in {self.label} (exit {result.returncode})",
-                diagnostics=result.stderr or result.stdout[-4000:],
+                diagnostics=_diagnostics(result),
             )
         return result.returncode == 2
 
@@ -259,8 +279,25 @@ class Terraform:
             return load_plan(result.stdout)
         except ValueError:
             raise TerraformError(
-                f"terraform show -json printed no JSON in {self.label}", diagnostics=result.output
+                f"terraform show -json printed no JSON in {self.label}",
+                diagnostics=printable(result.output),
             ) from None
+
+    def sensitive_state_values(self) -> list[str]:
+        """The strings the root's current state marks sensitive, to mask before a plan
+        streams (see `tfops.terraform.state`). A local state file is read directly; any
+        other backend costs one `terraform state pull` (no providers are started). A state
+        that can't be read gives nothing: the plan will then fail on it before it prints
+        any value."""
+        local = state.local_state_file(self.workdir, self.env)
+        if local is not None:
+            return state.sensitive_values(state.read_local(local))
+        result = self.run(
+            self.argv("state", "pull"), "terraform state pull", check=False, quiet=True
+        )
+        if result.returncode != 0:
+            return []
+        return state.sensitive_values(state.parse(result.stdout))
 
     def apply(self, planfile: Path) -> Result:
         options: dict[str, Any] = {"input": False, "no_color": IsFlagged, "lock_timeout": "60s"}

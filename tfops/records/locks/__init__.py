@@ -13,13 +13,22 @@ Two backends behind one protocol:
   one Terraform's S3 backend uses for its state lock table, so that table can be shared.
 
 A lock is stale — and taken over with a warning — when it belongs to a run (it has a pid)
-whose process is gone on this host, or whose lease expired (the run died elsewhere). A PR
-lock has neither and is never stale: `tfops unlock -e ENV` breaks it.
+whose process is gone on this host, or whose lease expired (the run died elsewhere). The
+lock also lists the processes the run started (terraform): on its host it is never stale
+while one of them runs, even with its tfops killed. A PR lock has neither and is never
+stale: `tfops unlock -e ENV` breaks it (`unlock` refuses a live run's lock unless forced).
 """
 
 from tfops.records.locks.dynamodb import DynamoLocks
 from tfops.records.locks.file import FileLocks
-from tfops.records.locks.holding import held, lock_for_pr, open_locks, release_pr_locks
+from tfops.records.locks.holding import (
+    LockInUse,
+    held,
+    lock_for_pr,
+    open_locks,
+    release_pr_locks,
+    unlock,
+)
 from tfops.records.locks.model import LockBackend, LockHeld, LockHolder, LockInfo
 
 __all__ = [
@@ -28,9 +37,11 @@ __all__ = [
     "LockBackend",
     "LockHeld",
     "LockHolder",
+    "LockInUse",
     "LockInfo",
     "held",
     "lock_for_pr",
     "open_locks",
     "release_pr_locks",
+    "unlock",
 ]

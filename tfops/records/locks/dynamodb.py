@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -47,7 +48,10 @@ class DynamoLocks(_CompareAndSwap):
     def _item(self, info: LockInfo) -> dict[str, AttributeValueTypeDef]:
         item: dict[str, AttributeValueTypeDef] = dict(self._key(info.environment))
         for name, value in info.to_dict().items():
-            item[name] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+            if isinstance(value, list):
+                item[name] = {"S": json.dumps(value)}
+            else:
+                item[name] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
         return item
 
     @staticmethod

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tfops.children import CHILDREN
 from tfops.config import TfopsConfig
 from tfops.errors import ConfigError, TfopsError
 
@@ -47,29 +48,40 @@ def open_locks(config: TfopsConfig, repo_root: Path, *, warn: Warn | None = None
 
 
 class _Renewer:
-    """Renews a run's leases in the background while it holds its locks."""
+    """Renews a run's leases in the background while it holds its locks, and writes them
+    again at once when the run starts or reaps a child: the lock then names the terraform
+    that must not lose it if tfops dies first."""
 
     def __init__(self, backend: LockBackend, environments: list[str], holder: LockHolder):
         self.backend = backend
         self.environments = environments
         self.holder = holder
         self.stopped = threading.Event()
+        self.wake = threading.Event()
+        self.unsubscribe: Callable[[], None] = lambda: None
         lease = float(getattr(backend, "lease_seconds", LEASE_SECONDS))
         self.interval = max(lease / 4, 0.5)
         self.thread = threading.Thread(target=self._loop, name="tfops-lock-renewer", daemon=True)
 
     def start(self) -> None:
         if self.holder.pid is not None:
+            self.unsubscribe = CHILDREN.subscribe(self.wake.set)
             self.thread.start()
 
     def _loop(self) -> None:
-        while not self.stopped.wait(self.interval):
+        while not self.stopped.is_set():
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            if self.stopped.is_set():
+                return
             for environment in self.environments:
                 with contextlib.suppress(TfopsError):
                     self.backend.refresh(environment, self.holder)
 
     def stop(self) -> None:
+        self.unsubscribe()
         self.stopped.set()
+        self.wake.set()
         if self.thread.is_alive():
             self.thread.join(timeout=5)
 
@@ -120,6 +132,50 @@ def held(
                         backend.release(name, holder.holder_id)
                 except TfopsError as exc:
                     (warn or _stderr_warning)(f"could not release the lock of {name}: {exc}")
+
+
+# ---- breaking a lock by hand ----------------------------------------------------------
+
+
+class LockInUse(TfopsError):
+    """`tfops unlock` refused: the run holding the lock is alive (or, elsewhere, renewing)."""
+
+    def __init__(self, info: LockInfo):
+        alive = info.holder_alive()
+        state = "that run is still running" if alive else "its lease is still being renewed"
+        if not alive and info.expires:
+            state += f" (until {info.expires})"
+        super().__init__(
+            f"not unlocking {info.environment}: it is {info.describe()}, and {state}",
+            hint="wait for the run to finish (its lock goes with it); if you are sure it is "
+            f"not running any more, `tfops unlock -e {info.environment} --force`",
+        )
+        self.info = info
+
+
+def unlock(backend: LockBackend, environment: str, *, force: bool = False) -> LockInfo | None:
+    """Break `environment`'s lock by hand; returns what it was (None: it was not locked).
+
+    A PR's lock and a dead run's are broken. A run's lock whose holder is alive — its
+    tfops or a terraform it started, on this host; a lease still renewed, elsewhere — is
+    refused with LockInUse unless `force`: breaking it would let a second apply in while
+    the first is still changing the environment.
+    """
+    current = backend.get(environment)
+    if current is None:
+        return None
+    if force:
+        return backend.break_lock(environment) or current
+    if current.pid is not None and current.stale_reason() is None:
+        raise LockInUse(current)
+    backend.release(environment, current.holder_id)  # only if nobody took it meanwhile
+    if backend.get(environment) is not None:
+        raise TfopsError(
+            f"the lock of {environment} changed hands while it was being released; "
+            "nothing was released",
+            hint=f"tfops unlock --list, then tfops unlock -e {environment} again",
+        )
+    return current
 
 
 # ---- pull request locks ---------------------------------------------------------------

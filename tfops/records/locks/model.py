@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
 
+from tfops.children import CHILDREN, Child, pid_alive
 from tfops.errors import TfopsError
 
 LEASE_SECONDS = 600.0  # a run's lock not renewed for this long belongs to a dead run
@@ -95,7 +97,11 @@ class LockHolder:
         )
 
     def lock(self, environment: str, *, since: str | None = None, lease: float) -> LockInfo:
+        """The lock as this holder writes it now: with the lease renewed and, for a run of
+        this process, the children it has running (terraform), which must not lose their
+        lock if this process dies before they do."""
         now = utc_now()
+        children = CHILDREN.running() if self.pid == os.getpid() else ()
         return LockInfo(
             environment=environment,
             holder_id=self.holder_id,
@@ -108,6 +114,7 @@ class LockHolder:
             expires=iso(now + timedelta(seconds=lease), precise=True)
             if self.pid is not None
             else None,
+            children=children,
         )
 
 
@@ -122,6 +129,7 @@ class LockInfo:
     pid: int | None = None
     run_url: str | None = None
     expires: str | None = None  # runs only: the lease, renewed while the run is alive
+    children: tuple[Child, ...] = ()  # runs only: processes it runs (terraform)
 
     @property
     def is_pr_lock(self) -> bool:
@@ -137,35 +145,75 @@ class LockInfo:
             text += f", for #{self.pr}"
         if self.run_url:
             text += f", {self.run_url}"
-        return text + ")"
+        text += ")"
+        if self.on_this_host and self.pid is not None and not pid_alive(self.pid):
+            running = self.running_children()
+            if running:
+                names = ", ".join(c.describe() for c in running)
+                verb = "is" if len(running) == 1 else "are"
+                text += f"; that tfops is gone, but {names}, which it started, {verb} still running"
+        return text
 
-    def stale_reason(self, now: datetime | None = None) -> str | None:
-        """Why this lock belongs to a dead run, or None while its holder may be alive."""
+    @property
+    def on_this_host(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def running_children(self) -> list[Child]:
+        """The children recorded with the lock that still run (only knowable on its host)."""
+        return [c for c in self.children if c.alive()] if self.on_this_host else []
+
+    def holder_alive(self) -> bool | None:
+        """Whether the run holding this lock still runs: True/False on its own host, None
+        elsewhere (where only its lease tells)."""
         if self.pid is None:
             return None
-        if self.host == socket.gethostname() and not _pid_alive(self.pid):
-            return f"process {self.pid} on {self.host} is gone"
+        if not self.on_this_host:
+            return None
+        return pid_alive(self.pid) or bool(self.running_children())
+
+    def stale_reason(self, now: datetime | None = None) -> str | None:
+        """Why this lock belongs to a dead run, or None while its holder may be alive.
+
+        On the lock's own host a run is alive while its tfops or any terraform it started
+        runs, whatever the lease says: a tfops killed mid-apply leaves a terraform that
+        must finish before anyone else touches the environment.
+        """
+        if self.pid is None:
+            return None
+        if self.on_this_host:
+            if self.running_children():
+                return None
+            if not pid_alive(self.pid):
+                ended = ", ".join(c.describe() for c in self.children)
+                return f"process {self.pid} on {self.host} is gone" + (
+                    f", and so is {ended}" if ended else ""
+                )
         if self.expires and (now or utc_now()) > parse_iso(self.expires):
             return f"its lease expired at {self.expires} (the run stopped renewing it)"
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "children"}
+        if self.children:
+            data["children"] = [c.to_dict() for c in self.children]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LockInfo:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        values = {k: v for k, v in data.items() if k in known}
+        children = values.pop("children", ())
+        if isinstance(children, str):  # DynamoDB keeps the list as a JSON string
+            try:
+                children = json.loads(children or "[]")
+            except ValueError:
+                children = ()
+        if not isinstance(children, list | tuple):
+            children = ()
+        values["children"] = tuple(
+            Child.from_dict(c) for c in children if isinstance(c, dict) and "pid" in c
+        )
+        return cls(**values)
 
 
 class LockHeld(TfopsError):
@@ -175,11 +223,13 @@ class LockHeld(TfopsError):
         super().__init__(
             f"{info.environment} is {info.describe()}",
             hint=(
-                f"wait for #{info.pr} to merge or close"
+                f"wait for #{info.pr} to merge or close, or break the lock with "
+                f"`tfops unlock -e {info.environment}` if you are sure"
                 if info.is_pr_lock
-                else "wait for that run to finish"
-            )
-            + f", or break the lock with `tfops unlock -e {info.environment}` if you are sure",
+                else "wait for that run to finish; if you are sure it is not running "
+                f"(a dead runner whose lease has not expired yet), "
+                f"`tfops unlock -e {info.environment} --force`"
+            ),
         )
         self.info = info
 
