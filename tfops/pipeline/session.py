@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tfops import gitutil
+from tfops.children import pid_alive
 from tfops.config import TfopsConfig
 from tfops.console import Console, OutputSink
 from tfops.errors import HclSyntaxError, ModuleRefError, TerraformError, TfopsError
@@ -371,18 +372,8 @@ def _remove_abandoned(base: Path) -> None:
         return
     for path in base.iterdir():
         pid = path.name.split("-", 1)[0]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if path.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
