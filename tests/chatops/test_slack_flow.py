@@ -52,7 +52,10 @@ def test_deploy_production_shows_the_plan_and_apply_applies_exactly_it(chat: Cha
     sent = chat.slack.command("Deploy production")
     assert sent.code == 200 and sent.seconds < 3  # Slack's 3 seconds
     assert sent.json["response_type"] == "in_channel"
-    assert "Planning *prod* at the newest commit of `main`, to apply for <@U0ALICE>" in sent.text
+    assert sent.text == (
+        ":hourglass_flowing_sand: <@U0ALICE> asked to apply *prod*: planning the newest "
+        "commit of `main`…"
+    )
     assert chat.receiver.to(sent.response_url) == []  # the plan comes later, from the job
 
     chat.run_jobs()
@@ -140,7 +143,7 @@ def test_who_may_apply_is_read_from_the_branch_when_the_job_runs(chat: Chat) -> 
     text = (chat.repo / "tfops.yaml").read_text().replace("prod: [U0ALICE]", "prod: []")
     commit(chat.repo, {"tfops.yaml": text}, "nobody applies prod from Slack")
     sent = chat.slack.command("deploy prod")  # the watcher has not seen the commit yet
-    assert "Planning *prod*" in sent.text
+    assert "asked to apply *prod*" in sent.text
     chat.run_jobs()  # the job fetches first
     (said,) = answers(chat, sent)
     assert "U0ALICE may not apply prod from Slack" in said
@@ -334,7 +337,7 @@ def test_unlock_is_for_appliers_and_leaves_running_applies_alone(chat: Chat) -> 
 
 def test_drift_checks_and_applies_nothing(chat: Chat) -> None:
     sent = chat.slack.command("drift", user="U0CAROL", name="carol")
-    assert "Checking *every environment* for drift" in sent.text
+    assert "asked for a drift check: checking *every environment*" in sent.text
     chat.run_jobs()
     (report,) = answers(chat, sent)
     assert ":white_check_mark: *dev*: no drift" in report

@@ -47,8 +47,8 @@ class App:
         self.presses.append(press)
         return Answer(200)
 
-    def refused(self, why: str) -> None:
-        self.refusals.append(why)
+    def warn(self, message: str) -> None:
+        self.refusals.append(message)
 
 
 @pytest.fixture

@@ -112,8 +112,8 @@ class ChatOps:
         view = self.workspace.view()
         return view.config.slack.team_id if view else None
 
-    def refused(self, why: str) -> None:
-        self.console.warn(why)
+    def warn(self, message: str) -> None:
+        self.console.warn(message)
 
     # ---- slash commands --------------------------------------------------------------------
     def command(self, request: SlashCommand) -> Answer:
@@ -158,13 +158,13 @@ class ChatOps:
         name = escape(env or command.environment or "every environment")
         branch = escape(self.workspace.branch)
         doing = {
-            "plan": f"Planning *{name}* at the newest commit of `{branch}`",
-            "apply": f"Planning *{name}* at the newest commit of `{branch}`, to apply",
-            "drift": f"Checking *{name}* for drift",
+            "plan": f"asked for a plan of *{name}*: planning the newest commit of `{branch}`",
+            "apply": f"asked to apply *{name}*: planning the newest commit of `{branch}`",
+            "drift": f"asked for a drift check: checking *{name}*",
         }[command.verb]
         queue = f" ({ahead} job(s) ahead)" if ahead else ""
         return blocks.text(
-            f":hourglass_flowing_sand: {doing} for <@{user_id}>{queue}…", ephemeral=False
+            f":hourglass_flowing_sand: <@{user_id}> {doing}{queue}…", ephemeral=False
         )
 
     def _job(self, command: ChatCommand, request: SlashCommand) -> None:
@@ -402,6 +402,11 @@ class ChatOps:
         except TfopsError as exc:
             self.plans.finish(plan.id, Outcome.FAILED.value, str(exc))
             self._reply(press, _closed(plan, f":x: Not applied:\n```\n{_block(exc)}\n```"))
+            return
+        except Exception as exc:  # a bug must not stop the watcher; its log says what
+            self.plans.finish(plan.id, Outcome.FAILED.value, type(exc).__name__)
+            self.console.error(f"Slack: applying {env} failed: {type(exc).__name__}: {exc}")
+            self._reply(press, _closed(plan, ":x: Not applied: tfops failed; see its log."))
             return
         result = outcome.result_of(env)
         self.plans.finish(plan.id, result.value, outcome.detail)

@@ -74,7 +74,7 @@ class SlackApp(Protocol):
     def team_id(self) -> str | None: ...
     def command(self, command: SlashCommand) -> Answer: ...
     def press(self, press: ButtonPress) -> Answer: ...
-    def refused(self, why: str) -> None: ...
+    def warn(self, message: str) -> None: ...
 
 
 class BadRequest(ValueError):
@@ -167,6 +167,9 @@ class SlackEndpoints:
         except BadRequest as exc:
             self._refuse(f"a signed request that is not Slack's: {exc}")
             return Answer(400, "not a Slack request tfops understands")
+        except Exception as exc:  # a bug: Slack gets a 500, the log says what
+            self.app.warn(f"a Slack request failed inside tfops: {type(exc).__name__}: {exc}")
+            return Answer(500, "internal error")
 
     def _team_allowed(self, team: str) -> bool:
         wanted = self.app.team_id()
@@ -184,7 +187,7 @@ class SlackEndpoints:
                 return
             refusals, self._refusals, self._logged_at = self._refusals, [], now
         more = f" (and {len(refusals) - 1} more refused since)" if len(refusals) > 1 else ""
-        self.app.refused(f"refused a Slack request: {refusals[0]}{more}")
+        self.app.warn(f"refused a Slack request: {refusals[0]}{more}")
 
     # ---- the two kinds of request ------------------------------------------------------
     def _command(self, form: dict[str, str]) -> Answer:
