@@ -6,8 +6,7 @@ loop runs them between passes."""
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,29 +64,40 @@ class Chat:
 
 
 @pytest.fixture
-def chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chat]:
+def start_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Chat]]:
+    """A watcher of `repo`, after its first pass, listening with Slack commands on."""
     receiver = Receiver()
     monkeypatch.setenv("TFOPS_SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.setenv("TFOPS_SLACK_RESPONSE_ORIGIN", receiver.origin)
-    repo = make_repo(
-        tmp_path / "environments", resource("dev", "one"), resource("prod", "one"), YAML
-    )
-    log = io.StringIO()
-    options = WatchOptions(
-        str(repo),
-        state_dir=tmp_path / "state",
-        interval=1,
-        drift_interval=0,
-        listen=("127.0.0.1", 0),
-    )
-    watcher = Watcher(options, Console(log, verbose=False))
-    watcher.state_dir.mkdir()
-    assert watcher.tick(), log.getvalue()  # the first pass: dev applied, prod planned
-    server = watcher.serve()
-    assert server is not None
+    servers: list[HealthServer] = []
+
+    def start(repo: Path) -> Chat:
+        log = io.StringIO()
+        options = WatchOptions(
+            str(repo),
+            state_dir=tmp_path / "state",
+            interval=1,
+            drift_interval=0,
+            listen=("127.0.0.1", 0),
+        )
+        watcher = Watcher(options, Console(log, verbose=False))
+        watcher.state_dir.mkdir()
+        assert watcher.tick(), log.getvalue()  # the first pass: dev applied, prod planned
+        server = watcher.serve()
+        assert server is not None
+        servers.append(server)
+        return Chat(repo, watcher, server, SlackClient(server.url, receiver), receiver, log)
+
     try:
-        yield Chat(repo, watcher, server, SlackClient(server.url, receiver), receiver, log)
+        yield start
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         receiver.close()
-        time.sleep(0)
+
+
+@pytest.fixture
+def chat(tmp_path: Path, start_chat: Callable[[Path], Chat]) -> Chat:
+    """A small directory-layout repo: dev (apply: auto) and prod (apply: manual)."""
+    dev, prod = resource("dev", "one"), resource("prod", "one")
+    return start_chat(make_repo(tmp_path / "environments", dev, prod, YAML))

@@ -45,6 +45,8 @@ def test_slacks_response_urls_are_answered(url: str, monkeypatch: pytest.MonkeyP
         "https://127.0.0.1/commands/T0/1/abc",
         "https://hooks.slack.com/services/T0/B0/webhook",  # a webhook, not a response URL
         "https://hooks.slack.com/commands/../services/T0/B0/x",
+        "https://hooks.slack.com/commands/%2e%2e/services/T0/B0/x",
+        "https://hooks.slack.com/commands/T0/1/x?redirect=https://evil.example",
         "https://hooks.slack.com:99999/commands/T0",
         "file:///etc/passwd",
         "",

@@ -308,7 +308,7 @@ def test_help_and_status_answer_at_once(chat: Chat) -> None:
     assert "*dev*" not in status.text
     everything = chat.slack.command("status")
     assert "• *dev* (auto): applied" in everything.text
-    assert chat.receiver.posts[-1]["path"] != status.response_url  # answered inline
+    assert chat.receiver.to(status.response_url) == []  # all of it in the answer
 
 
 def test_unlock_is_for_appliers_and_leaves_running_applies_alone(chat: Chat) -> None:

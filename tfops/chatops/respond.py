@@ -61,8 +61,9 @@ def url_problem(url: str) -> str | None:
     origin = _origin(url)
     if origin is None or origin != _origin(allowed):
         return f"the response_url is not on {allowed}"
-    path = urlsplit(url).path
-    if not path.startswith(PATHS) or ".." in path or urlsplit(url).fragment:
+    parts = urlsplit(url)
+    odd = ".." in parts.path or "%" in parts.path or parts.query or parts.fragment
+    if not parts.path.startswith(PATHS) or odd:
         return f"the response_url is not a Slack response URL ({allowed}/commands/… or /actions/…)"
     return None
 
