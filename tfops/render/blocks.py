@@ -104,10 +104,16 @@ def message(
 
 
 def text(mrkdwn: str, *, ephemeral: bool = True, replace_original: bool | None = None) -> Message:
-    """One section of text; long text goes on in more sections (at most 10)."""
-    parts = [mrkdwn[i : i + SECTION_LIMIT] for i in range(0, len(mrkdwn), SECTION_LIMIT)][:10]
+    """Text in sections: long text goes on in more of them (at most 10), cut between lines
+    so that no mention, link or escape is cut in two."""
+    parts: list[str] = []
+    for line in mrkdwn.splitlines() or [" "]:
+        if parts and len(parts[-1]) + 1 + len(line) <= SECTION_LIMIT:
+            parts[-1] += "\n" + line
+        else:
+            parts.append(line)
     return message(
-        [section(p) for p in parts] or [section(" ")],
+        [section(p) for p in parts[:10]],
         mrkdwn,
         ephemeral=ephemeral,
         replace_original=replace_original,
