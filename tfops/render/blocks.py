@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tfops.plan.model import EnvironmentPlan
-from tfops.render.markdown import diff_lines
+from tfops.render.markdown import diff_lines, environment
 
 if TYPE_CHECKING:
     import jinja2
@@ -58,19 +58,10 @@ def code_block(text: object) -> str:
 
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("tfops.render", "templates"),
-        autoescape=False,  # mrkdwn: values are escaped by the filters below
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["slack"] = escape
-    env.filters["slack_code"] = code
-    env.filters["slack_block"] = code_block
+    """The Markdown templates' environment (same loader, same whitespace rules), with
+    Slack's escaping filters: values are escaped by `slack`, `slack_code`, `slack_block`."""
+    env = environment()
+    env.filters.update(slack=escape, slack_code=code, slack_block=code_block)
     return env
 
 
