@@ -249,6 +249,20 @@ def test_a_kept_plan_replaced_in_the_store_is_not_applied(chat: Chat) -> None:
     assert line["result"] == "refused" and line["plan_sha256"] == kept.sha256
 
 
+def test_a_kept_plan_damaged_in_the_store_is_not_applied(chat: Chat) -> None:
+    _, shown = shown_plan(chat)
+    (kept,) = chat_records(chat)
+    planfile = next((chat.clone / ".tfops" / "plans").rglob("chat.tfplan"))
+    planfile.write_bytes(planfile.read_bytes() + b"\0")  # the metadata still says the old sha
+    pressed = press(chat, shown)
+    chat.run_jobs()
+    _, refused = answers(chat, pressed)
+    assert "does not match the sha256 recorded when it was stored" in refused
+    assert chat.prod() is None
+    (line,) = chat.audit(trigger="slack")
+    assert line["result"] == "refused" and line["plan_sha256"] == kept.sha256
+
+
 # ---- what a button press can't do -----------------------------------------------------------
 @pytest.mark.parametrize(
     ("value", "block_id"),

@@ -381,12 +381,7 @@ class ChatOps:
                 )
                 stored = None
                 if refusal is None:
-                    stored = records.store.get(plan.key)
-                    if stored.record.sha256 != plan.sha256:
-                        refusal = (
-                            "the plan kept in the plan store is not the one shown here "
-                            f"(sha256 {stored.record.sha256[:12]}…, shown {plan.sha256[:12]}…)"
-                        )
+                    stored, refusal = _kept(records, plan)
                 if refusal is not None or stored is None:
                     refusal = refusal or "the plan is gone from the plan store"
                     self.plans.finish(plan.id, Outcome.REFUSED.value, refusal)
@@ -635,6 +630,20 @@ def _outcome(
         "detail": detail,
         "hint": hint,
     }
+
+
+def _kept(records: Records, plan: ChatPlan) -> tuple[StoredPlan | None, str | None]:
+    """The plan kept when it was shown, verified; or why it can't be applied."""
+    try:
+        stored = records.store.get(plan.key)  # its bytes checked against their sha256
+    except TfopsError as exc:
+        return None, exc.message
+    if stored.record.sha256 != plan.sha256:
+        return None, (
+            "the plan kept in the plan store is not the one shown here "
+            f"(sha256 {stored.record.sha256[:12]}…, shown {plan.sha256[:12]}…)"
+        )
+    return stored, None
 
 
 def _hint(outcome: RootOutcome, env: str) -> str:
