@@ -647,9 +647,12 @@ def _kept(records: Records, plan: ChatPlan) -> tuple[StoredPlan | None, str | No
 
 
 def _hint(outcome: RootOutcome, env: str) -> str:
+    hints = []
     if outcome.outcome is Outcome.FAILED and STALE_PLAN.search(outcome.detail):
-        return (
+        hints.append(
             f"The state changed since this plan was made, so Terraform refused it: "
             f"run /tfops apply {env} for a new plan."
         )
-    return ""
+    if outcome.audit_problem:
+        hints.append(f":warning: {outcome.audit_problem}")
+    return "\n".join(hints)
