@@ -223,6 +223,65 @@ class DriftConfig(Strict):
         return data
 
 
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+SLACK_TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,20}")
+DEFAULT_SIGNING_SECRET_ENV = "TFOPS_SLACK_SIGNING_SECRET"
+
+
+class SlackConfig(Strict):
+    """Slack slash commands on `tfops watch --listen` (POST /slack/commands and
+    /slack/interactions). The signing secret is a secret: it comes from the environment."""
+
+    appliers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Slack user IDs (U0123ABCD) allowed to apply and unlock, per environment: "
+        "`prod: [U0ALICE]`. plan, status, drift and help are open to the workspace.",
+    )
+    team_id: str | None = Field(
+        None, description="Accept requests from this Slack workspace (T0123ABCD) only."
+    )
+    signing_secret_env: str = Field(
+        DEFAULT_SIGNING_SECRET_ENV,
+        description="The environment variable that holds the Slack app's signing secret; "
+        "without it the Slack endpoints are off.",
+    )
+    plan_ttl_minutes: int = Field(
+        15, ge=1, le=1440, description="How long the Apply button of a plan shown in Slack works."
+    )
+
+    @field_validator("appliers")
+    @classmethod
+    def _user_ids(cls, values: dict[str, list[str]]) -> dict[str, list[str]]:
+        for env, users in values.items():
+            for user in users:
+                if not SLACK_USER_ID.fullmatch(user):
+                    raise ValueError(
+                        f"{env}: {user!r} is not a Slack user ID; use the member ID (like "
+                        "U0123ABCD: profile → ⋮ → Copy member ID), not a name"
+                    )
+        return values
+
+    @field_validator("team_id")
+    @classmethod
+    def _team_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_TEAM_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Slack workspace ID (like T0123ABCD)")
+        return value
+
+    @field_validator("signing_secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,127}", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name; name the variable that "
+                "holds the secret (the secret itself never goes in tfops.yaml)"
+            )
+        return value
+
+    def may_apply(self, user_id: str, environment: str) -> bool:
+        return user_id in self.appliers.get(environment, [])
+
+
 class TfopsConfig(Strict):
     version: Literal[1] = 1
     layout: Literal["prefix", "directory"] | None = Field(
@@ -242,6 +301,7 @@ class TfopsConfig(Strict):
     locks: LocksConfig = Field(default_factory=LocksConfig)
     github: GithubConfig = Field(default_factory=GithubConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
     mask: list[str] = Field(
         default_factory=list,
         description="Regular expressions whose matches are masked in every comment and log.",
@@ -527,7 +587,7 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
 # tfops.yaml; a PR that changes them is planned as usual and says so, and they take effect
 # after it merges. Everything else (layout, environment files and directories, var and
 # backend files, module repos) describes the repo, and comes from the change itself.
-POWER_SECTIONS = ("terraform", "gates", "store", "locks", "github", "drift")
+POWER_SECTIONS = ("terraform", "gates", "store", "locks", "github", "drift", "slack")
 POWER_ENVIRONMENT_SETTINGS = ("pinned", "apply", "heal", "require_signed_commits")
 POWER_MODULE_SETTINGS = ("release_tag_pattern", "require_lock", "lock_file")
 

@@ -38,7 +38,13 @@ from tfops.watch import Watcher, WatchOptions
     help="Heal drifted `apply: auto` environments too (`heal: true` ones always are).",
 )
 @click.option("--once", is_flag=True, help="One pass, then exit (1 if anything failed).")
-@click.option("--listen", metavar="HOST:PORT", help="Serve GET /healthz and GET /status.")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Serve GET /healthz, /status and / (the overview page); with the Slack signing "
+    "secret set (TFOPS_SLACK_SIGNING_SECRET), Slack's POST /slack/commands and "
+    "/slack/interactions too.",
+)
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,7 +1,8 @@
 """The plan store: every plan tfops makes for a pull request, and every plan it applies.
 
-A record is keyed by repo, PR, commit, environment and kind ("plan" — reviewed on a PR —
-or "apply" — what was applied) and holds three objects:
+A record is keyed by repo, PR, commit, environment and kind ("plan" — reviewed on a PR —,
+"chat" — shown in Slack with an Apply button — or "apply" — what was applied) and holds
+three objects:
 
     <base>/<owner>/<repo>/pr-<N>/<commit>/<environment>/<kind>.tfplan     the plan file
     <base>/<owner>/<repo>/pr-<N>/<commit>/<environment>/<kind>.json       `terraform show -json`
@@ -34,7 +35,7 @@ from tfops.errors import ConfigError, TfopsError
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-Kind = Literal["plan", "apply"]
+Kind = Literal["plan", "apply", "chat"]
 META_SUFFIX = ".meta.json"
 
 

@@ -17,6 +17,9 @@ drift interval it checks every environment for drift and heals those configured 
 Applies hold the environment's lock and land in the plan store and the audit log. A run
 that fails is logged and recorded, and the environment is retried with the next change; a
 commit whose configuration can't even be read is skipped until the branch moves again.
+With --listen it serves /healthz, /status and the overview page, and — with the Slack app's
+signing secret set — /tfops commands from Slack (`tfops.chatops`), whose plans and applies
+run as jobs in the loop, between passes, since they share its checkout.
 SIGTERM or Ctrl-C stops it: terraform, if running, is asked to stop cleanly; the state is
 saved; the exit code is 0 when it was idle and 130 when it interrupted work.
 """

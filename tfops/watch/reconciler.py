@@ -6,9 +6,10 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 import git
 
 from tfops import __version__
+from tfops.chatops import ChatOps, ChatPlans
 from tfops.console import Console
 from tfops.errors import ExitCode, Interrupted, TfopsError
 from tfops.github.client import DEFAULT_API_URL, GithubClient, GithubError
@@ -35,6 +37,7 @@ from tfops.records.locks import LockHolder
 from tfops.repo.environments import EnvironmentsRepo, Root
 from tfops.report.overview import OverviewPage
 from tfops.server.health import HealthServer
+from tfops.server.slack import COMMANDS_PATH, INTERACTIONS_PATH, SlackEndpoints
 from tfops.watch.clones import Clone, FetchError, ModuleRepo, module_repos
 from tfops.watch.state import (
     RETRIED,
@@ -47,6 +50,7 @@ from tfops.watch.state import (
 )
 
 STATE_FILE = "state.json"
+CHAT_PLANS_FILE = "slack-plans.json"
 STUCK_INTERVALS = 3  # /healthz says 503 when the loop made no progress for this many intervals
 
 
@@ -87,6 +91,9 @@ class Watcher:
         self._beat = time.monotonic()
         self._terraform_timeout = 3600.0
         self._modules: dict[str, ModuleRepo] = {}
+        self._jobs: queue.Queue[tuple[str, Callable[[], None]]] = queue.Queue()
+        self._view: tuple[str | None, Session] | None = None
+        self.chat: ChatOps | None = None
 
     # ---- running -----------------------------------------------------------------------
     def run(self) -> ExitCode:
@@ -97,13 +104,15 @@ class Watcher:
             if self.state.repo and self.state.repo != shown:
                 self.console.warn(f"{self.state_dir} was watching {self.state.repo}; now {shown}")
             self.state.repo, self.state.branch = shown, self.options.branch
-            server = self._serve()
+            server = self.serve()
             try:
                 return self._loop()
             finally:
                 self.save()
                 if server is not None:
                     server.stop()
+                if self.chat is not None:
+                    self.chat.responder.flush(timeout=15.0)  # the last answers to Slack
 
     def _loop(self) -> ExitCode:
         options = self.options
@@ -137,8 +146,10 @@ class Watcher:
             return ExitCode.OK
 
     def _idle(self, seconds: float) -> None:
+        """Wait for the next pass, running chat jobs as they come in."""
         self._heartbeat()
-        time.sleep(seconds)
+        self._refresh_view()
+        self.run_jobs(until=time.monotonic() + seconds)
 
     def tick(self) -> bool:
         """One pass: fetch, reconcile what moved, check drift when due. True: all went well."""
@@ -568,19 +579,118 @@ class Watcher:
         with self._lock:
             self.state.save(self.state_dir / STATE_FILE)
 
-    def _serve(self) -> HealthServer | None:
+    def serve(self) -> HealthServer | None:
+        """With --listen: the HTTP endpoints, started (the caller stops them)."""
         if self.options.listen is None:
             return None
         page = OverviewPage(self.root, key=lambda: (self.state.commit, str(self.state.modules)))
+        self._refresh_view()
+        self.chat = ChatOps(self, self.console, ChatPlans(self.state_dir / CHAT_PLANS_FILE))
         server = HealthServer(
-            *self.options.listen, status=self.status, health=self.health, page=page.html
+            *self.options.listen,
+            status=self.status,
+            health=self.health,
+            page=page.html,
+            posts=SlackEndpoints(self.chat).routes(),
         )
         server.start()
         self.console.info(
             f"Overview on {server.url}/, health on {server.url}/healthz, "
             f"status on {server.url}/status"
         )
+        if self.chat.signing_secret():
+            self.console.info(
+                f"Slack commands on {server.url}{COMMANDS_PATH}, "
+                f"interactions on {server.url}{INTERACTIONS_PATH}"
+            )
+        else:
+            self.console.note(
+                f"Slack commands are off: set {self.chat.signing_secret_env()} to the Slack "
+                "app's signing secret to take them."
+            )
         return server
+
+    # ---- chat jobs (Slack): tfops.chatops runs its work here, in the loop's thread ------
+    @property
+    def branch(self) -> str:
+        return self.options.branch
+
+    def submit(self, what: str, job: Callable[[], None]) -> int:
+        """Queue a chat job for the loop; how many are ahead of it."""
+        ahead = self._jobs.qsize()
+        self._jobs.put((what, job))
+        return ahead
+
+    def run_jobs(self, until: float | None = None) -> None:
+        """Run queued chat jobs in this thread: until `until` (monotonic), waiting for more,
+        or, without it, those queued now. They share the checkout with the reconciler, so
+        they run here, one at a time, between passes; an interrupt stops the watcher."""
+        while True:
+            try:
+                if until is None:
+                    what, job = self._jobs.get_nowait()
+                else:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        return
+                    what, job = self._jobs.get(timeout=left)
+            except queue.Empty:
+                return
+            with self.activity(what):
+                job()
+            self.save()
+            self._refresh_view()
+
+    def view(self) -> Session | None:
+        """The checkout as last reconciled, to read from any thread: made here, between
+        passes, and without Session.open (which would swap the console's masker)."""
+        with self._lock:
+            return self._view[1] if self._view else None
+
+    def _refresh_view(self) -> None:
+        commit = self.state.commit
+        if self._view is not None and self._view[0] == commit:
+            return
+        if not self.root.is_dir():
+            return
+        try:
+            view = Session(EnvironmentsRepo(self.root), self.console)
+        except TfopsError:
+            return
+        with self._lock:
+            self._view = (commit, view)
+
+    @contextmanager
+    def latest(self) -> Iterator[Session]:
+        """The followed branch fetched, its newest commit checked out, a session on it; the
+        clones go back to the reconciled commits afterwards (drift checks compare those)."""
+        synced = self.sync()
+        try:
+            if synced is None:
+                raise TfopsError(
+                    f"could not fetch {display_url(self.origin)}: {self.state.fetch.last_error}"
+                )
+            if synced.broken:
+                raise TfopsError(
+                    f"commit {synced.commit[:12]} of {self.options.branch} can't be used: "
+                    f"{synced.broken}"
+                )
+            yield Session.open(self.root, self.console)
+        finally:
+            moved = synced is not None and (
+                synced.commit != self.state.commit or synced.heads != self.state.modules
+            )
+            if moved:
+                self._restore()
+
+    @contextmanager
+    def reconciled(self) -> Iterator[Session]:
+        """A session on the last reconciled commit (what the clones are at between passes)."""
+        if self.state.commit is None:
+            raise TfopsError(
+                "tfops has not reconciled a commit yet: try again after its first pass"
+            )
+        yield Session.open(self.root, self.console)
 
 
 @contextmanager
