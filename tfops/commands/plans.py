@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast, get_args
 
 import click
 
 from tfops.commands.options import path_argument
-from tfops.records.store import PlanRecord, open_store, parse_age
+from tfops.records.store import Kind, PlanRecord, open_store, parse_age
 from tfops.repo.environments import EnvironmentsRepo
 
 
@@ -29,7 +30,11 @@ def plans_command() -> None:
 @path_argument
 @click.option("--pr", type=int, help="Only this pull request's plans.")
 @click.option("-e", "--env", "environment", metavar="ENV", help="Only this environment.")
-@click.option("--kind", type=click.Choice(["plan", "apply"]), help="Reviewed or applied plans.")
+@click.option(
+    "--kind",
+    type=click.Choice(get_args(Kind)),
+    help="plan: reviewed on a PR; apply: applied; chat: shown in Slack.",
+)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def plans_list(
     path: Path, pr: int | None, environment: str | None, kind: str | None, output_format: str
@@ -40,7 +45,7 @@ def plans_list(
     records = store.records(
         pr=pr,
         environment=environment,
-        kind="plan" if kind == "plan" else "apply" if kind == "apply" else None,
+        kind=cast(Kind, kind) if kind else None,
     )
     if output_format == "json":
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
