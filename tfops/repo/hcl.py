@@ -1,11 +1,19 @@
-"""Parse .tf files with python-hcl2 into top-level blocks, cached by content hash.
+"""Read Terraform files into top-level blocks, cached by content hash.
 
-python-hcl2 parses at roughly 0.3 ms per line, so a parse is only ever done once per
-distinct file content: results live in memory and in a JSON cache on disk
-(`$XDG_CACHE_HOME/tfops/hcl`). Cold misses are parsed in a process pool, started once per
-process and reused, so callers that parse a repo one environment at a time (20 files, say)
-still parse in parallel. A caller that needs only some block types says so (`types=`):
-files whose text cannot declare such a block are not parsed at all.
+python-hcl2 parses at roughly 0.3 ms per line, so tfops parses only what a caller needs:
+`hclscan.index` first finds every top-level block (type, labels, lines) in one fast
+pass, and python-hcl2 then parses just the blocks of the types asked for — the pins gate
+reads the module blocks of a 3 MB file, not all of it. `headers()` answers from the
+index alone (labels and lines, no bodies). `*.tf.json` files are read by `tfjson`.
+
+Results live in memory and in a JSON cache on disk (`$XDG_CACHE_HOME/tfops/hcl`), one
+entry per distinct content, filled in per block type as callers need them. Many cold
+files are parsed in a process pool, started once per process and reused.
+
+python-hcl2 rejects some valid HCL. When it rejects a block, terraform itself is asked
+(`terraform fmt -check -` on the file): a file Terraform rejects is the user's error,
+located by Terraform's own message; a file it accepts is read by `hclscan`'s tolerant
+reader, and `notify` is told once per file that the fallback was used.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -24,11 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from tfops.errors import HclSyntaxError
+from tfops.repo import hclscan, tfjson
 
 # Bump when the cached shape changes.
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 _PARSE_LOCK = threading.Lock()
-PARALLEL_THRESHOLD = 24  # misses (in one call, or so far in this cache) worth a process pool
+PARALLEL_THRESHOLD = 24  # blocks to parse (in one call, or so far in this cache) worth a pool
+VERIFY_TIMEOUT_SECONDS = 60.0
+JSON_SUFFIXES = (".tf.json", ".tofu.json")
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,8 @@ class Block:
     end_line: int
     body: dict[str, Any]
     attr_lines: dict[str, int] = field(default_factory=dict)
+    # attributes an override file set: name → that file (`attr_lines` then is its line)
+    attr_files: dict[str, Path] = field(default_factory=dict, compare=False)
 
     @property
     def address(self) -> str | None:
@@ -57,6 +72,11 @@ class Block:
             return f"var.{self.labels[0]}"
         return None
 
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        """What an override block must match: type and labels."""
+        return self.type, self.labels
+
     def attr(self, name: str) -> Any:
         return self.body.get(name)
 
@@ -70,20 +90,103 @@ class ParsedFile:
         return [b for b in self.blocks if b.type == block_type]
 
 
+def is_json(path: Path | str) -> bool:
+    return str(path).endswith(JSON_SUFFIXES)
+
+
 def parse_text(text: str, path: Path) -> ParsedFile:
-    """Parse without the cache. Raises HclSyntaxError naming file, line and column."""
-    return ParsedFile(path, tuple(_blocks_from_dicts(_parse_to_dicts(text, str(path)))))
+    """Parse a whole file without the cache. Raises HclSyntaxError naming file, line, column."""
+    dicts = (
+        tfjson.read_blocks(text, str(path)) if is_json(path) else _parse_to_dicts(text, str(path))
+    )
+    return ParsedFile(path, tuple(_blocks_from_dicts(dicts)))
+
+
+@dataclass
+class _Entry:
+    """What is known of one file content: its block index and the bodies parsed so far."""
+
+    index: list[list[Any]]  # [type, labels, line, end_line, start, end] per top-level block
+    bodies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by block type
+    complete: bool = False  # bodies hold every type (JSON, or a whole-file parse)
+    fallback: bool = False  # some block was read by the tolerant reader
+    blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)  # `bodies` as Blocks
+
+    def missing(self, types: Collection[str] | None) -> list[str]:
+        """Block types in this file whose bodies are not parsed yet."""
+        if self.complete:
+            return []
+        present = {row[0] for row in self.index}
+        wanted = present if types is None else present & set(types)
+        return sorted(t for t in wanted if t not in self.bodies)
+
+    def of_types(self, types: Collection[str] | None) -> tuple[Block, ...]:
+        wanted = {row[0] for row in self.index} if types is None else set(types)
+        blocks: list[Block] = []
+        for block_type in wanted:
+            if block_type not in self.blocks:
+                self.blocks[block_type] = tuple(_blocks_from_dicts(self.bodies.get(block_type, [])))
+            blocks += self.blocks[block_type]
+        return tuple(sorted(blocks, key=lambda b: b.line))
+
+    def headers(self, types: Collection[str] | None) -> tuple[Block, ...]:
+        return tuple(
+            Block(row[0], tuple(row[1]), row[2], row[3], {})
+            for row in self.index
+            if types is None or row[0] in types
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "bodies": self.bodies,
+            "complete": self.complete,
+            "fallback": self.fallback,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Entry:
+        return cls(data["index"], data["bodies"], data["complete"], data["fallback"])
+
+
+@dataclass
+class _File:
+    path: Path
+    name: str  # as shown in messages
+    digest: str
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8", errors="replace")
 
 
 class HclCache:
-    """Content-addressed parse cache: memory first, then disk, then python-hcl2."""
+    """Content-addressed parse cache: memory first, then disk, then the parsers.
 
-    def __init__(self, directory: Path | None = None, base: Path | None = None):
+    `terraform` is the binary that settles whether a file python-hcl2 rejects is valid;
+    `notify` receives the one-line note that the fallback reader was used for a file.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None = None,
+        base: Path | None = None,
+        *,
+        terraform: str | None = "terraform",
+        notify: Callable[[str], None] | None = None,
+    ):
         self.directory = directory or default_cache_dir() / "hcl"
         self.base = base  # error messages name files relative to this
-        self._memory: dict[str, tuple[Block, ...]] = {}
+        self.terraform = terraform
+        self.notify = notify
+        self._memory: dict[str, _Entry] = {}
+        self._noted: set[str] = set()
+        self._verdicts: dict[str, HclSyntaxError | None] = {}
+        self._lock = threading.RLock()  # entries are filled in place: one caller at a time
         self.hits = 0
         self.misses = 0
+        self.fallbacks: list[str] = []  # files read with the tolerant reader
 
     def parse_file(self, path: Path) -> ParsedFile:
         return self.parse_files([path])[path]
@@ -91,84 +194,289 @@ class HclCache:
     def parse_files(
         self, paths: Iterable[Path], types: Collection[str] | None = None
     ) -> dict[Path, ParsedFile]:
-        """Every file's top-level blocks; with `types`, only the blocks of those types.
+        """Every file's top-level blocks with their bodies; with `types`, only those types.
 
-        With `types`, a file whose text cannot declare such a block is not parsed (nor
-        looked up): it comes back with no blocks.
+        With `types`, a file whose text cannot declare such a block is not read further:
+        it comes back with no blocks.
         """
-        digests: dict[Path, str] = {}
-        missing: dict[str, tuple[Path, str]] = {}
-        skipped: list[Path] = []
-        pattern = _declaration_pattern(tuple(sorted(types))) if types else None
-        for path in paths:
-            raw = path.read_bytes()
-            digest = hashlib.sha256(raw).hexdigest()
-            if pattern and digest not in self._memory and not pattern.search(raw):
-                skipped.append(path)
-                continue
-            digests[path] = digest
-            if digest not in missing and self._lookup(digest) is None:
-                missing[digest] = (path, raw.decode("utf-8", errors="replace"))
-        names = {digest: self._display(path) for digest, (path, _) in missing.items()}
-        parsed = self._parse_many([(names[d], text) for d, (_, text) in missing.items()])
-        for digest, dicts in zip(missing, parsed, strict=True):
-            self._memory[digest] = tuple(_blocks_from_dicts(dicts))
-            self._store(digest, dicts)
-        result = {path: ParsedFile(path, self._memory[digest]) for path, digest in digests.items()}
-        if types:
-            result = {
-                path: ParsedFile(path, tuple(b for b in parsed.blocks if b.type in types))
-                for path, parsed in result.items()
+        with self._lock:
+            files = self._files(paths, types)
+            entries = {f.digest: self._entry(f) for f in files.values() if f is not None}
+            self._parse_bodies(
+                [(f, entries[f.digest]) for f in files.values() if f is not None], types
+            )
+            return {
+                path: ParsedFile(path, entries[f.digest].of_types(types) if f else ())
+                for path, f in files.items()
             }
-            result.update((path, ParsedFile(path, ())) for path in skipped)
-        return result
 
-    def _display(self, path: Path) -> str:
+    def headers(
+        self, paths: Iterable[Path], types: Collection[str] | None = None
+    ) -> dict[Path, ParsedFile]:
+        """Every file's top-level blocks without bodies: types, labels and lines only."""
+        with self._lock:
+            files = self._files(paths, types)
+            return {
+                path: ParsedFile(path, self._entry(f).headers(types) if f else ())
+                for path, f in files.items()
+            }
+
+    def display(self, path: Path) -> str:
+        """A file as messages name it: relative to `base` when it is inside."""
         if self.base is not None and path.is_relative_to(self.base):
             return path.relative_to(self.base).as_posix()
         return str(path)
 
-    def _lookup(self, digest: str) -> tuple[Block, ...] | None:
-        if digest in self._memory:
-            self.hits += 1
-            return self._memory[digest]
-        cached = os.path.join(self.directory, digest[:2], f"{digest}.{CACHE_FORMAT}.json")
-        try:
-            with open(cached, encoding="utf-8") as handle:
-                dicts = json.load(handle)
-        except (OSError, ValueError):
-            self.misses += 1
-            return None
-        self.hits += 1
-        blocks = tuple(_blocks_from_dicts(dicts))
-        self._memory[digest] = blocks
-        return blocks
+    # ---- files and entries -------------------------------------------------------------
+    def _files(
+        self, paths: Iterable[Path], types: Collection[str] | None
+    ) -> dict[Path, _File | None]:
+        """Each path's content and digest; None where its text cannot declare `types`."""
+        pattern = _declaration_pattern(tuple(sorted(types))) if types else None
+        json_pattern = _json_pattern(tuple(sorted(types))) if types else None
+        out: dict[Path, _File | None] = {}
+        for path in paths:
+            raw = path.read_bytes()
+            json_file = is_json(path)
+            digest = hashlib.sha256(raw).hexdigest() + ("-json" if json_file else "")
+            check = json_pattern if json_file else pattern
+            if check is not None and digest not in self._memory and not check.search(raw):
+                out[path] = None
+                continue
+            out[path] = _File(path, self.display(path), digest, raw)
+        return out
 
-    def _store(self, digest: str, dicts: list[dict[str, Any]]) -> None:
-        target = self.directory / digest[:2] / f"{digest}.{CACHE_FORMAT}.json"
+    def _entry(self, file: _File) -> _Entry:
+        """The file's entry from memory or disk, else a new one from its index."""
+        entry = self._memory.get(file.digest) or self._load(file.digest)
+        if entry is not None:
+            self.hits += 1
+        else:
+            self.misses += 1
+            entry = self._new_entry(file)
+            self._memory[file.digest] = entry
+            self._store(file.digest, entry)
+        if entry.fallback:
+            self._note_fallback(file.name)
+        return entry
+
+    def _new_entry(self, file: _File) -> _Entry:
+        text = file.text
+        if is_json(file.path):
+            dicts = tfjson.read_blocks(text, file.name)
+            return _complete_entry(dicts)
+        try:
+            headers = hclscan.index(text)
+        except hclscan.ScanError as exc:
+            return self._whole_file(file, exc)
+        return _Entry(
+            [[h.type, list(h.labels), h.line, h.end_line, h.start, h.end] for h in headers]
+        )
+
+    def _whole_file(self, file: _File, scan_error: hclscan.ScanError) -> _Entry:
+        """The index could not be built: python-hcl2 reads the file, or terraform says why
+        it is not valid."""
+        try:
+            return _complete_entry(_parse_to_dicts(file.text, file.name))
+        except HclSyntaxError as parse_error:
+            rejected = self._terraform_rejects(file)
+            if rejected is not None:
+                raise rejected from None
+            if not self._has_terraform():
+                raise  # nobody to settle it: python-hcl2's located error
+            raise HclSyntaxError(
+                f"tfops cannot read this file ({scan_error.message}) although terraform accepts it",
+                where=f"{file.name}:{scan_error.line}",
+                hint=f"python-hcl2 says: {parse_error}; please report this file's shape",
+            ) from None
+
+    def _parse_bodies(
+        self, work: list[tuple[_File, _Entry]], types: Collection[str] | None
+    ) -> None:
+        """Parse the bodies of the blocks of `types` not parsed yet, with python-hcl2."""
+        tasks: list[tuple[_File, _Entry, list[str], list[list[Any]]]] = []
+        seen: set[str] = set()
+        for file, entry in work:
+            missing = entry.missing(types)
+            if missing and file.digest not in seen:
+                seen.add(file.digest)
+                rows = [row for row in entry.index if row[0] in missing]
+                tasks.append((file, entry, missing, rows))
+        if not tasks:
+            return
+        spans = [[(row[4], row[5], row[2] - 1) for row in rows] for _, _, _, rows in tasks]
+        results = self._parse_many(
+            [(f.name, f.text, s) for (f, _, _, _), s in zip(tasks, spans, strict=True)]
+        )
+        for (file, entry, missing, rows), parsed in zip(tasks, results, strict=True):
+            for block_type in missing:
+                entry.bodies.setdefault(block_type, [])
+            for row, result in zip(rows, parsed, strict=True):
+                if isinstance(result, HclSyntaxError):
+                    result_dicts = self._fallback(file, entry, row, result)
+                else:
+                    result_dicts = result
+                entry.bodies[row[0]] += result_dicts
+            for block_type in missing:
+                entry.blocks.pop(block_type, None)
+            self._store(file.digest, entry)
+
+    def _fallback(
+        self, file: _File, entry: _Entry, row: list[Any], error: HclSyntaxError
+    ) -> list[dict[str, Any]]:
+        """python-hcl2 rejected a block: terraform's verdict, then the tolerant reader."""
+        rejected = self._terraform_rejects(file)
+        if rejected is not None:
+            raise rejected
+        text = file.text[row[4] : row[5]]
+        try:
+            dicts = hclscan.read_blocks(text)
+        except hclscan.ScanError:
+            raise error from None
+        for block in dicts:
+            _shift(block, row[2] - 1)
+        entry.fallback = True
+        self._note_fallback(file.name)
+        return dicts
+
+    def _note_fallback(self, name: str) -> None:
+        with self._lock:
+            if name in self._noted:
+                return
+            self._noted.add(name)
+            self.fallbacks.append(name)
+        if self.notify is not None:
+            confirmed = "terraform accepts it" if self._has_terraform() else "terraform not found"
+            self.notify(
+                f"{name}: tfops's HCL parser (python-hcl2) cannot read this valid file "
+                f"({confirmed}); its fallback reader read the top-level blocks instead"
+            )
+
+    # ---- terraform's verdict ------------------------------------------------------------
+    def _has_terraform(self) -> bool:
+        return bool(self.terraform and shutil.which(os.path.expanduser(self.terraform)))
+
+    def _terraform_rejects(self, file: _File) -> HclSyntaxError | None:
+        """Terraform's own syntax error for the file, or None when it accepts the file (or
+        can't be asked). Asked once per content."""
+        if file.digest not in self._verdicts:
+            self._verdicts[file.digest] = self._ask_terraform(file)
+        return self._verdicts[file.digest]
+
+    def _ask_terraform(self, file: _File) -> HclSyntaxError | None:
+        binary = shutil.which(os.path.expanduser(self.terraform)) if self.terraform else None
+        if binary is None:
+            return None
+        try:
+            result = subprocess.run(
+                [binary, "fmt", "-check", "-no-color", "-"],
+                input=file.raw,
+                capture_output=True,
+                timeout=VERIFY_TIMEOUT_SECONDS,
+                start_new_session=True,
+                env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if result.returncode in (0, 3):  # formatted, or valid but not formatted
+            return None
+        stderr = result.stderr.decode("utf-8", errors="replace")
+        diagnostic = _TERRAFORM_DIAGNOSTIC.search(stderr)
+        if diagnostic is None:
+            return None
+        detail = diagnostic["detail"].strip().splitlines()
+        message = f"syntax error: {diagnostic['summary'].strip()}"
+        if detail:
+            message += f": {detail[0].strip()}"
+        return HclSyntaxError(
+            message,
+            where=f"{file.name}:{diagnostic['line']}",
+            hint="fix the HCL syntax there (this is terraform's own message)",
+        )
+
+    # ---- storage ------------------------------------------------------------------------
+    def _path(self, digest: str) -> Path:
+        return self.directory / digest[:2] / f"{digest}.{CACHE_FORMAT}.json"
+
+    def _load(self, digest: str) -> _Entry | None:
+        try:
+            with open(self._path(digest), encoding="utf-8") as handle:
+                entry = _Entry.from_json(json.load(handle))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self._memory[digest] = entry
+        return entry
+
+    def _store(self, digest: str, entry: _Entry) -> None:
+        target = self._path(digest)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(dicts, handle)
-            os.replace(tmp, target)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(entry.to_json(), handle)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         except OSError:
             pass  # the cache is an optimisation; a read-only home must not fail a run
 
-    def _parse_many(self, items: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
+    def _parse_many(
+        self, items: list[tuple[str, str, list[tuple[int, int, int]]]]
+    ) -> list[list[list[dict[str, Any]] | HclSyntaxError]]:
         workers = os.cpu_count() or 1
-        many = len(items) >= PARALLEL_THRESHOLD or (
+        blocks = sum(len(spans) for _, _, spans in items)
+        many = blocks >= PARALLEL_THRESHOLD or (
             len(items) > 1 and self.misses >= PARALLEL_THRESHOLD
         )
-        if workers < 2 or not many:
-            return [_parse_to_dicts(text, name) for name, text in items]
+        if workers < 2 or not many or len(items) < 2:
+            return [_parse_spans(name, text, spans) for name, text, spans in items]
         chunk = max(1, len(items) // (workers * 4))
-        names, texts = [name for name, _ in items], [text for _, text in items]
+        names, texts, spans = zip(*items, strict=True)
         try:
-            return list(_pool().map(_parse_to_dicts, texts, names, chunksize=chunk))
+            return list(_pool().map(_parse_spans, names, texts, spans, chunksize=chunk))
         except BrokenProcessPool:  # a worker died (killed, out of memory): parse here
             _discard_pool()
-            return [_parse_to_dicts(text, name) for name, text in items]
+            return [_parse_spans(name, text, spans) for name, text, spans in items]
+
+
+_TERRAFORM_DIAGNOSTIC = re.compile(
+    r"Error: (?P<summary>[^\n]+)\n\s*\n\s*on <stdin> line (?P<line>\d+)[^\n]*\n"
+    r"(?:[ \t]*\d+:[^\n]*\n)*\s*(?P<detail>(?:[^\n]+\n?)*)"
+)
+
+
+def _complete_entry(dicts: list[dict[str, Any]]) -> _Entry:
+    entry = _Entry(
+        [[d["type"], d["labels"], d["line"], d["end_line"], 0, 0] for d in dicts], complete=True
+    )
+    for d in dicts:
+        entry.bodies.setdefault(d["type"], []).append(d)
+    return entry
+
+
+def _shift(block: dict[str, Any], offset: int) -> dict[str, Any]:
+    block["line"] += offset
+    block["end_line"] += offset
+    block["attr_lines"] = {k: v + offset for k, v in block["attr_lines"].items()}
+    return block
+
+
+def _parse_spans(
+    name: str, text: str, spans: list[tuple[int, int, int]]
+) -> list[list[dict[str, Any]] | HclSyntaxError]:
+    """python-hcl2 on each span (start, end, line offset) of `text`. Runs in workers too."""
+    out: list[list[dict[str, Any]] | HclSyntaxError] = []
+    for start, end, offset in spans:
+        try:
+            dicts = _parse_to_dicts(text[start:end] + "\n", name, offset)
+        except HclSyntaxError as exc:
+            out.append(exc)
+            continue
+        out.append([_shift(d, offset) for d in dicts])
+    return out
 
 
 _POOL: ProcessPoolExecutor | None = None
@@ -196,8 +504,17 @@ def _declaration_pattern(types: tuple[str, ...]) -> re.Pattern[bytes]:
     """Text that could start a block of these types: `module "x"`, not `module.x.id`."""
     if types not in _PATTERNS:
         words = b"|".join(re.escape(t.encode()) for t in types)
-        _PATTERNS[types] = re.compile(rb"\b(?:" + words + rb')\b\s*["A-Za-z_]')
+        _PATTERNS[types] = re.compile(rb"\b(?:" + words + rb')\b\s*["A-Za-z_{]')
     return _PATTERNS[types]
+
+
+def _json_pattern(types: tuple[str, ...]) -> re.Pattern[bytes]:
+    """JSON text that could declare a block of these types: a `"module":` key."""
+    key = ("json", *types)
+    if key not in _PATTERNS:
+        words = b"|".join(re.escape(t.encode()) for t in types)
+        _PATTERNS[key] = re.compile(rb'"(?:' + words + rb')"\s*:')
+    return _PATTERNS[key]
 
 
 _PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
@@ -220,7 +537,7 @@ def _blocks_from_dicts(dicts: list[dict[str, Any]]) -> Iterable[Block]:
         )
 
 
-def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
+def _parse_to_dicts(text: str, filename: str, line_offset: int = 0) -> list[dict[str, Any]]:
     """Parse HCL into plain dicts (picklable, JSON-able). Runs in worker processes too.
 
     python-hcl2 is not thread-safe: its serializers share one default context object that
@@ -228,10 +545,10 @@ def _parse_to_dicts(text: str, filename: str) -> list[dict[str, Any]]:
     in-process parses are serialised and every block gets a fresh context.
     """
     with _PARSE_LOCK:
-        return _parse_unlocked(text, filename)
+        return _parse_unlocked(text, filename, line_offset)
 
 
-def _parse_unlocked(text: str, filename: str) -> list[dict[str, Any]]:
+def _parse_unlocked(text: str, filename: str, line_offset: int = 0) -> list[dict[str, Any]]:
     from hcl2.api import parses_to_tree, transform
     from hcl2.utils import SerializationContext, SerializationOptions
     from lark.exceptions import UnexpectedInput
@@ -240,7 +557,7 @@ def _parse_unlocked(text: str, filename: str) -> list[dict[str, Any]]:
         tree = parses_to_tree(text)
         rules = transform(tree)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, filename) from None
+        raise _syntax_error(exc, text, filename, line_offset) from None
     except Exception as exc:  # python-hcl2 raises assorted errors for odd input
         raise HclSyntaxError(f"could not parse: {exc}", where=filename) from None
 
@@ -279,7 +596,7 @@ def _parse_unlocked(text: str, filename: str) -> list[dict[str, Any]]:
     return out
 
 
-def _syntax_error(exc: Any, text: str, filename: str) -> HclSyntaxError:
+def _syntax_error(exc: Any, text: str, filename: str, line_offset: int = 0) -> HclSyntaxError:
     from lark.exceptions import UnexpectedCharacters
 
     lines = text.splitlines()
@@ -305,7 +622,7 @@ def _syntax_error(exc: Any, text: str, filename: str) -> HclSyntaxError:
         message += f" in `{source_line}`"
     return HclSyntaxError(
         message,
-        where=f"{filename}:{line}:{column}",
+        where=f"{filename}:{line + line_offset}:{column}",
         hint="fix the HCL syntax there; `terraform validate` shows Terraform's own message",
     )
 
