@@ -23,8 +23,11 @@ class ModuleCall:
 
 
 def module_calls(repo: EnvironmentsRepo, env: Environment) -> list[ModuleCall]:
+    """Every module block the environment runs: its own files' and, at a prefix root, the
+    shared files' (those run in every environment), with override files merged in. A
+    `source` set by an override file is located in that file."""
     calls = []
-    for path, block in repo.blocks(env, ("module",)):
+    for path, block in repo.blocks(env, ("module",), include_shared=True):
         if block.type != "module" or not block.labels:
             continue
         source = block.attr("source")
@@ -35,7 +38,7 @@ def module_calls(repo: EnvironmentsRepo, env: Environment) -> list[ModuleCall]:
             ModuleCall(
                 name=block.labels[0],
                 environment=env.name,
-                file=path,
+                file=block.attr_files.get("source", path),
                 line=block.attr_lines.get("source", block.line),
                 source=parse_source(source),
                 version=str(version) if version is not None else None,
