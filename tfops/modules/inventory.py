@@ -89,6 +89,11 @@ def build_inventory(
     for module in resolved:
         if module.error is not None:
             inventory.errors.append(str(module.error))
+        if module.kind == "unsafe":
+            inventory.errors.append(
+                f"{module.call.where(repo)}: module {module.call.name!r}: source refused "
+                f"(never handed to git): {module.source.unsafe}"
+            )
         if module.kind == "floating" and module.head_branch:
             inventory.follows[(module.call.environment, module.call.name)] = module.head_branch
         if module.source.registry:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tfops.console import Console, OutputSink
-from tfops.errors import TerraformError
+from tfops.errors import TerraformError, TfopsError
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
 from tfops.masking import Masker
-from tfops.modules.prepare import SiblingModule, prepare_root
+from tfops.modules.prepare import SiblingModule, prepare_root, refuse_unsafe_sources
 from tfops.modules.remote import RemoteLister
 from tfops.plan.model import PlanSummary, sensitive_values, summarize
 from tfops.repo.environments import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
@@ -64,7 +64,7 @@ class Session:
 
     @classmethod
     def open(cls, path: Path, console: Console) -> Session:
-        repo = EnvironmentsRepo(path)
+        repo = EnvironmentsRepo(path, notify=console.warn)
         console.masker = Masker(repo.config.mask)
         return cls(repo, console)
 
@@ -104,8 +104,18 @@ class Session:
 
     # ---- steps -------------------------------------------------------------------------
     def prepare(self, root: Root) -> list[SiblingModule]:
-        check_required_version(self.binary, root.path, self.repo.hcl)
         return prepare_root(self.repo, root, self.lister)
+
+    def check_version(self, root: Root) -> None:
+        """Before terraform init: the root's required_version admits this terraform. Only
+        what needs the binary's version waits for it (fmt and pins don't); a failure is
+        this root's, named by its repo-relative file, and the other roots go on."""
+        try:
+            check_required_version(self.binary, root.path, self.repo.hcl)
+        except TerraformError:
+            raise
+        except TfopsError as exc:
+            raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
 
     def gates(
         self,
@@ -122,6 +132,11 @@ class Session:
         names = enabled_gates(self.config.gates, only)
         selected = tuple(n for n in environments if n in root.environments)
 
+        def ensure_init() -> None:
+            refuse_unsafe_sources(self.repo, root)  # init would hand them to git
+            self.check_version(root)
+            initialised()
+
         def context(name: str) -> GateContext:
             return GateContext(
                 repo=self.repo,
@@ -131,7 +146,7 @@ class Session:
                 console=self.console,
                 lister=self.lister,
                 fix=fix,
-                ensure_init=initialised,
+                ensure_init=ensure_init,
                 environments=selected,
             )
 
@@ -171,6 +186,7 @@ class Session:
 
             def init() -> None:
                 if not init_done:
+                    self.check_version(root)
                     terraform.init(backend_config=self.backend_config(root))
                     init_done.append(True)
 
@@ -213,7 +229,7 @@ class Session:
     ) -> None:
         """Plan to a file, read it back, and split it per environment (into `run`)."""
         root = run.root
-        run.planfile = self.workdir() / f"{run.label}.tfplan"
+        run.planfile = self.workdir() / f"{run.label.replace('/', '--')}.tfplan"
         try:
             terraform.plan(
                 run.planfile,
