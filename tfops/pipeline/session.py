@@ -108,14 +108,9 @@ class Session:
 
     def check_version(self, root: Root) -> None:
         """Before terraform init: the root's required_version admits this terraform. Only
-        what needs the binary's version waits for it (fmt and pins don't); a failure is
-        this root's, named by its repo-relative file, and the other roots go on."""
-        try:
-            check_required_version(self.binary, root.path, self.repo.hcl)
-        except TerraformError:
-            raise
-        except TfopsError as exc:
-            raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
+        what needs the binary's version waits for it (fmt and pins don't); the error names
+        the repo-relative file, and is this root's alone (the other roots go on)."""
+        check_required_version(self.binary, root.path, self.repo.hcl)
 
     def gates(
         self,
@@ -186,7 +181,10 @@ class Session:
 
             def init() -> None:
                 if not init_done:
-                    self.check_version(root)
+                    try:
+                        self.check_version(root)
+                    except TfopsError as exc:  # this root's error: the others are planned
+                        raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
                     terraform.init(backend_config=self.backend_config(root))
                     init_done.append(True)
 

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from tfops.repo.files import (
+    OVERRIDE_FILE,
     TF_SUFFIXES,
     TOFU_SUFFIXES,
     VAR_SUFFIXES,
@@ -156,7 +157,7 @@ class _ChangeIndex:
         """A file added to or deleted from a prefix root, attributed by its name; None: a
         shared file (every environment)."""
         parent, _, base = name.rpartition("/")
-        if not base.endswith(self._suffixes):
+        if not base.endswith(self._suffixes) or base == OVERRIDE_FILE:
             return set()
         for root in self.prefix_roots:
             if self.repo.link_relative(root.path) != (parent or "."):

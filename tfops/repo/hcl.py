@@ -501,10 +501,11 @@ def _discard_pool() -> None:
 
 
 def _declaration_pattern(types: tuple[str, ...]) -> re.Pattern[bytes]:
-    """Text that could start a block of these types: `module "x"`, not `module.x.id`."""
+    """Text that could start a block of these types: `module "x"`, `module /* c */ "x"`,
+    `module é`, not `module.x.id`."""
     if types not in _PATTERNS:
         words = b"|".join(re.escape(t.encode()) for t in types)
-        _PATTERNS[types] = re.compile(rb"\b(?:" + words + rb')\b\s*["A-Za-z_{]')
+        _PATTERNS[types] = re.compile(rb"\b(?:" + words + rb')\b\s*(?:["\w{\x80-\xff]|/\*)')
     return _PATTERNS[types]
 
 
