@@ -1,19 +1,22 @@
 """Read Terraform files into top-level blocks, cached by content hash.
 
-python-hcl2 parses at roughly 0.3 ms per line, so tfops parses only what a caller needs:
-`hclscan.index` first finds every top-level block (type, labels, lines) in one fast
-pass, and python-hcl2 then parses just the blocks of the types asked for — the pins gate
-reads the module blocks of a 3 MB file, not all of it. `headers()` answers from the
-index alone (labels and lines, no bodies). `*.tf.json` files are read by `tfjson`.
+python-hcl2 parses at roughly 0.3–0.5 ms per line, and what tfops reads of a file is
+small: the top-level blocks, their labels and lines, and a few literal attributes (a
+module's `source` and `version`, `required_version`). So:
+- `headers()`: blocks and lines from `hclscan.index`, one fast pass over the text;
+- `parse_files(types=…)`: the blocks of those types with their attributes, read from each
+  block's own text by `hclscan` — the pins gate reads the module blocks of a 3 MB file,
+  not its 100,000 lines;
+- `parse_files()` without types: every block, parsed whole by python-hcl2.
+`*.tf.json` files are read by `tfjson`. Results live in memory and in a JSON cache on disk
+(`$XDG_CACHE_HOME/tfops/hcl`), one entry per distinct content; many whole-file parses run
+in a process pool, started once per process and reused.
 
-Results live in memory and in a JSON cache on disk (`$XDG_CACHE_HOME/tfops/hcl`), one
-entry per distinct content, filled in per block type as callers need them. Many cold
-files are parsed in a process pool, started once per process and reused.
-
-python-hcl2 rejects some valid HCL. When it rejects a block, terraform itself is asked
-(`terraform fmt -check -` on the file): a file Terraform rejects is the user's error,
-located by Terraform's own message; a file it accepts is read by `hclscan`'s tolerant
-reader, and `notify` is told once per file that the fallback was used.
+python-hcl2 rejects some valid HCL (DESIGN.md, facts checked). When it rejects a file,
+terraform itself is asked (`terraform fmt -check -` on the file): a file Terraform rejects
+is the user's error, located by Terraform's own message; a file it accepts is read by
+`hclscan`'s tolerant reader, and `notify` is told once per file that the fallback was
+used. The same holds the other way round: text `hclscan` can't follow goes to python-hcl2.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from tfops.repo import hclscan, tfjson
 # Bump when the cached shape changes.
 CACHE_FORMAT = "3"
 _PARSE_LOCK = threading.Lock()
-PARALLEL_THRESHOLD = 24  # blocks to parse (in one call, or so far in this cache) worth a pool
+PARALLEL_THRESHOLD = 24  # whole-file parses (in one call, or so far here) worth a pool
 VERIFY_TIMEOUT_SECONDS = 60.0
 JSON_SUFFIXES = (".tf.json", ".tofu.json")
 
@@ -104,30 +107,30 @@ def parse_text(text: str, path: Path) -> ParsedFile:
 
 @dataclass
 class _Entry:
-    """What is known of one file content: its block index and the bodies parsed so far."""
+    """What is known of one file content: its block index, and bodies read so far."""
 
     index: list[list[Any]]  # [type, labels, line, end_line, start, end] per top-level block
-    bodies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by block type
-    complete: bool = False  # bodies hold every type (JSON, or a whole-file parse)
-    fallback: bool = False  # some block was read by the tolerant reader
-    blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)  # `bodies` as Blocks
+    scanned: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by block type
+    full: list[dict[str, Any]] | None = None  # every block, parsed whole
+    fallback: bool = False  # `full` is the tolerant reader's: python-hcl2 rejected the file
+    _blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)
 
-    def missing(self, types: Collection[str] | None) -> list[str]:
-        """Block types in this file whose bodies are not parsed yet."""
-        if self.complete:
+    def unscanned(self, types: Collection[str]) -> list[str]:
+        """Block types of `types` in this file whose attributes are not read yet."""
+        if self.full is not None:
             return []
-        present = {row[0] for row in self.index}
-        wanted = present if types is None else present & set(types)
-        return sorted(t for t in wanted if t not in self.bodies)
+        return sorted({row[0] for row in self.index} & set(types) - set(self.scanned))
 
-    def of_types(self, types: Collection[str] | None) -> tuple[Block, ...]:
-        wanted = {row[0] for row in self.index} if types is None else set(types)
-        blocks: list[Block] = []
-        for block_type in wanted:
-            if block_type not in self.blocks:
-                self.blocks[block_type] = tuple(_blocks_from_dicts(self.bodies.get(block_type, [])))
-            blocks += self.blocks[block_type]
-        return tuple(sorted(blocks, key=lambda b: b.line))
+    def blocks(self, types: Collection[str] | None) -> tuple[Block, ...]:
+        key = "*" if types is None else ",".join(sorted(types))
+        if key not in self._blocks:
+            if self.full is not None:
+                dicts = [d for d in self.full if types is None or d["type"] in types]
+            else:
+                assert types is not None
+                dicts = [d for t in types for d in self.scanned.get(t, [])]
+            self._blocks[key] = tuple(sorted(_blocks_from_dicts(dicts), key=lambda b: b.line))
+        return self._blocks[key]
 
     def headers(self, types: Collection[str] | None) -> tuple[Block, ...]:
         return tuple(
@@ -136,17 +139,20 @@ class _Entry:
             if types is None or row[0] in types
         )
 
+    def changed(self) -> None:
+        self._blocks.clear()
+
     def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
-            "bodies": self.bodies,
-            "complete": self.complete,
+            "scanned": self.scanned,
+            "full": self.full,
             "fallback": self.fallback,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _Entry:
-        return cls(data["index"], data["bodies"], data["complete"], data["fallback"])
+        return cls(data["index"], data["scanned"], data["full"], data["fallback"])
 
 
 @dataclass
@@ -162,7 +168,7 @@ class _File:
 
 
 class HclCache:
-    """Content-addressed parse cache: memory first, then disk, then the parsers.
+    """Content-addressed parse cache: memory first, then disk, then the readers.
 
     `terraform` is the binary that settles whether a file python-hcl2 rejects is valid;
     `notify` receives the one-line note that the fallback reader was used for a file.
@@ -194,26 +200,29 @@ class HclCache:
     def parse_files(
         self, paths: Iterable[Path], types: Collection[str] | None = None
     ) -> dict[Path, ParsedFile]:
-        """Every file's top-level blocks with their bodies; with `types`, only those types.
-
-        With `types`, a file whose text cannot declare such a block is not read further:
-        it comes back with no blocks.
-        """
+        """Every file's top-level blocks with their attributes; with `types`, only the
+        blocks of those types (and a file whose text cannot declare one is not read
+        further: it comes back with no blocks)."""
         with self._lock:
             files = self._files(paths, types)
-            entries = {f.digest: self._entry(f) for f in files.values() if f is not None}
-            self._parse_bodies(
-                [(f, entries[f.digest]) for f in files.values() if f is not None], types
-            )
+            entries = {f.digest: (f, self._entry(f)) for f in files.values() if f is not None}
+            dirty: set[str] = set()
+            if types is None:
+                self._parse_whole([(f, e) for f, e in entries.values() if e.full is None], dirty)
+            else:
+                for file, entry in entries.values():
+                    self._scan(file, entry, types, dirty)
+            for digest in dirty:
+                self._store(digest, entries[digest][1])
             return {
-                path: ParsedFile(path, entries[f.digest].of_types(types) if f else ())
+                path: ParsedFile(path, entries[f.digest][1].blocks(types) if f else ())
                 for path, f in files.items()
             }
 
     def headers(
         self, paths: Iterable[Path], types: Collection[str] | None = None
     ) -> dict[Path, ParsedFile]:
-        """Every file's top-level blocks without bodies: types, labels and lines only."""
+        """Every file's top-level blocks without attributes: types, labels and lines."""
         with self._lock:
             files = self._files(paths, types)
             return {
@@ -261,81 +270,66 @@ class HclCache:
         return entry
 
     def _new_entry(self, file: _File) -> _Entry:
-        text = file.text
         if is_json(file.path):
-            dicts = tfjson.read_blocks(text, file.name)
-            return _complete_entry(dicts)
+            return _full_entry(tfjson.read_blocks(file.text, file.name))
         try:
-            headers = hclscan.index(text)
-        except hclscan.ScanError as exc:
-            return self._whole_file(file, exc)
+            headers = hclscan.index(file.text)
+        except hclscan.ScanError:
+            entry = _Entry([])  # text the scanner can't follow: python-hcl2 reads it whole
+            self._parse_whole([(file, entry)], set())
+            return entry
         return _Entry(
             [[h.type, list(h.labels), h.line, h.end_line, h.start, h.end] for h in headers]
         )
 
-    def _whole_file(self, file: _File, scan_error: hclscan.ScanError) -> _Entry:
-        """The index could not be built: python-hcl2 reads the file, or terraform says why
-        it is not valid."""
-        try:
-            return _complete_entry(_parse_to_dicts(file.text, file.name))
-        except HclSyntaxError as parse_error:
-            rejected = self._terraform_rejects(file)
-            if rejected is not None:
-                raise rejected from None
-            if not self._has_terraform():
-                raise  # nobody to settle it: python-hcl2's located error
-            raise HclSyntaxError(
-                f"tfops cannot read this file ({scan_error.message}) although terraform accepts it",
-                where=f"{file.name}:{scan_error.line}",
-                hint=f"python-hcl2 says: {parse_error}; please report this file's shape",
-            ) from None
-
-    def _parse_bodies(
-        self, work: list[tuple[_File, _Entry]], types: Collection[str] | None
-    ) -> None:
-        """Parse the bodies of the blocks of `types` not parsed yet, with python-hcl2."""
-        tasks: list[tuple[_File, _Entry, list[str], list[list[Any]]]] = []
-        seen: set[str] = set()
-        for file, entry in work:
-            missing = entry.missing(types)
-            if missing and file.digest not in seen:
-                seen.add(file.digest)
-                rows = [row for row in entry.index if row[0] in missing]
-                tasks.append((file, entry, missing, rows))
-        if not tasks:
+    def _scan(self, file: _File, entry: _Entry, types: Collection[str], dirty: set[str]) -> None:
+        """Read the attributes of the blocks of `types` from each block's own text."""
+        missing = entry.unscanned(types)
+        if not missing:
             return
-        spans = [[(row[4], row[5], row[2] - 1) for row in rows] for _, _, _, rows in tasks]
-        results = self._parse_many(
-            [(f.name, f.text, s) for (f, _, _, _), s in zip(tasks, spans, strict=True)]
-        )
-        for (file, entry, missing, rows), parsed in zip(tasks, results, strict=True):
-            for block_type in missing:
-                entry.bodies.setdefault(block_type, [])
-            for row, result in zip(rows, parsed, strict=True):
-                if isinstance(result, HclSyntaxError):
-                    result_dicts = self._fallback(file, entry, row, result)
-                else:
-                    result_dicts = result
-                entry.bodies[row[0]] += result_dicts
-            for block_type in missing:
-                entry.blocks.pop(block_type, None)
-            self._store(file.digest, entry)
+        text = file.text
+        scanned: dict[str, list[dict[str, Any]]] = {t: [] for t in missing}
+        try:
+            for row in entry.index:
+                if row[0] in scanned:
+                    for block in hclscan.read_blocks(text[row[4] : row[5]]):
+                        scanned[row[0]].append(_shift(block, row[2] - 1))
+        except hclscan.ScanError:  # python-hcl2 reads it whole, or says what is wrong
+            self._parse_whole([(file, entry)], dirty)
+            return
+        entry.scanned.update(scanned)
+        entry.changed()
+        dirty.add(file.digest)
 
-    def _fallback(
-        self, file: _File, entry: _Entry, row: list[Any], error: HclSyntaxError
-    ) -> list[dict[str, Any]]:
-        """python-hcl2 rejected a block: terraform's verdict, then the tolerant reader."""
+    def _parse_whole(self, work: list[tuple[_File, _Entry]], dirty: set[str]) -> None:
+        """python-hcl2 on whole files; where it rejects one, terraform's verdict, then the
+        tolerant reader."""
+        results = self._parse_many([(f.name, f.text) for f, _ in work])
+        for (file, entry), result in zip(work, results, strict=True):
+            if isinstance(result, HclSyntaxError):
+                result = self._fallback(file, result)
+                entry.fallback = True
+            entry.full = result
+            if not entry.index:
+                entry.index = _index_of(result)
+            entry.changed()
+            dirty.add(file.digest)
+
+    def _fallback(self, file: _File, error: HclSyntaxError) -> list[dict[str, Any]]:
+        """python-hcl2 rejected a file: terraform's verdict, then the tolerant reader."""
         rejected = self._terraform_rejects(file)
         if rejected is not None:
             raise rejected
-        text = file.text[row[4] : row[5]]
         try:
-            dicts = hclscan.read_blocks(text)
-        except hclscan.ScanError:
-            raise error from None
-        for block in dicts:
-            _shift(block, row[2] - 1)
-        entry.fallback = True
+            dicts = hclscan.read_blocks(file.text)
+        except hclscan.ScanError as scan_error:
+            if not self._has_terraform():
+                raise error from None  # nobody to settle it: python-hcl2's located error
+            raise HclSyntaxError(
+                f"tfops cannot read this file ({scan_error.message}) although terraform accepts it",
+                where=f"{file.name}:{scan_error.line}",
+                hint=f"python-hcl2 says: {error}; please report this file's shape",
+            ) from None
         self._note_fallback(file.name)
         return dicts
 
@@ -424,22 +418,21 @@ class HclCache:
             pass  # the cache is an optimisation; a read-only home must not fail a run
 
     def _parse_many(
-        self, items: list[tuple[str, str, list[tuple[int, int, int]]]]
-    ) -> list[list[list[dict[str, Any]] | HclSyntaxError]]:
+        self, items: list[tuple[str, str]]
+    ) -> list[list[dict[str, Any]] | HclSyntaxError]:
         workers = os.cpu_count() or 1
-        blocks = sum(len(spans) for _, _, spans in items)
-        many = blocks >= PARALLEL_THRESHOLD or (
+        many = len(items) >= PARALLEL_THRESHOLD or (
             len(items) > 1 and self.misses >= PARALLEL_THRESHOLD
         )
-        if workers < 2 or not many or len(items) < 2:
-            return [_parse_spans(name, text, spans) for name, text, spans in items]
+        if workers < 2 or not many:
+            return [_parse_or_error(text, name) for name, text in items]
         chunk = max(1, len(items) // (workers * 4))
-        names, texts, spans = zip(*items, strict=True)
+        names, texts = [name for name, _ in items], [text for _, text in items]
         try:
-            return list(_pool().map(_parse_spans, names, texts, spans, chunksize=chunk))
+            return list(_pool().map(_parse_or_error, texts, names, chunksize=chunk))
         except BrokenProcessPool:  # a worker died (killed, out of memory): parse here
             _discard_pool()
-            return [_parse_spans(name, text, spans) for name, text, spans in items]
+            return [_parse_or_error(text, name) for name, text in items]
 
 
 _TERRAFORM_DIAGNOSTIC = re.compile(
@@ -448,13 +441,12 @@ _TERRAFORM_DIAGNOSTIC = re.compile(
 )
 
 
-def _complete_entry(dicts: list[dict[str, Any]]) -> _Entry:
-    entry = _Entry(
-        [[d["type"], d["labels"], d["line"], d["end_line"], 0, 0] for d in dicts], complete=True
-    )
-    for d in dicts:
-        entry.bodies.setdefault(d["type"], []).append(d)
-    return entry
+def _full_entry(dicts: list[dict[str, Any]]) -> _Entry:
+    return _Entry(_index_of(dicts), full=dicts)
+
+
+def _index_of(dicts: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[d["type"], d["labels"], d["line"], d["end_line"], 0, 0] for d in dicts]
 
 
 def _shift(block: dict[str, Any], offset: int) -> dict[str, Any]:
@@ -464,19 +456,12 @@ def _shift(block: dict[str, Any], offset: int) -> dict[str, Any]:
     return block
 
 
-def _parse_spans(
-    name: str, text: str, spans: list[tuple[int, int, int]]
-) -> list[list[dict[str, Any]] | HclSyntaxError]:
-    """python-hcl2 on each span (start, end, line offset) of `text`. Runs in workers too."""
-    out: list[list[dict[str, Any]] | HclSyntaxError] = []
-    for start, end, offset in spans:
-        try:
-            dicts = _parse_to_dicts(text[start:end] + "\n", name, offset)
-        except HclSyntaxError as exc:
-            out.append(exc)
-            continue
-        out.append([_shift(d, offset) for d in dicts])
-    return out
+def _parse_or_error(text: str, name: str) -> list[dict[str, Any]] | HclSyntaxError:
+    """python-hcl2 on a whole file; its error as a value. Runs in worker processes too."""
+    try:
+        return _parse_to_dicts(text, name)
+    except HclSyntaxError as exc:
+        return exc
 
 
 _POOL: ProcessPoolExecutor | None = None

@@ -172,6 +172,8 @@ def _body(source: _Text, pos: int) -> tuple[dict[str, Any], dict[str, int], int]
         if text.startswith("=", pos) and not text.startswith(("==", "=>"), pos):
             value_start = pos + 1
             pos = _skip_expression(source, value_start)
+            if not text[value_start:pos].strip():
+                raise ScanError(f"`{name.group()} =` has no value", source.line(name.start()))
             body[name.group()] = _value(text[value_start:pos])
             attr_lines[name.group()] = source.line(name.start())
             continue
