@@ -3,6 +3,7 @@ never see (issue 13 #12)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 from tests.conftest import Tfops
 from tests.helpers import init_repo, write_files
 from tests.test_pins import env_repo, failing, module_repo, run_pins
+from tfops.console import Console
+from tfops.gates.base import Finding, GateContext
+from tfops.gates.pins import PinsGate
 from tfops.modules.calls import module_calls
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import Resolver
@@ -163,3 +167,51 @@ def test_sources_git_must_never_see_are_refused_with_file_and_line(
     planned = tfops("plan", str(path), "--no-gates")  # terraform init never sees it either
     assert planned.exit_code == 1 and "dev_app.tf:3" in planned.output
     assert not marker.exists()
+
+
+def test_modules_an_in_repo_module_calls_are_pinned_too(tmp_path: Path, tfops: Tfops) -> None:
+    """terraform-example-foundation's shape: prod calls `../../modules/env_baseline`
+    (versioned with the repo), which calls registry modules with version ranges."""
+    module_repo(tmp_path / "mods")
+    path = init_repo(
+        tmp_path / "envs",
+        {
+            "envs/prod/main.tf": 'module "env" {\n  source = "../../modules/env_baseline"\n}\n',
+            "envs/dev/main.tf": 'module "env" {\n  source = "../../modules/env_baseline"\n}\n',
+            "modules/env_baseline/main.tf": 'module "project" {\n'
+            '  source  = "terraform-google-modules/project-factory/google"\n'
+            '  version = "~> 18.0"\n}\n\n'
+            'module "network" {\n  source = "../network"\n}\n',
+            "modules/network/main.tf": 'module "vpc" {\n'
+            f'  source = "git::file://{tmp_path}/mods//modules/m?ref=feature"\n}}\n',
+        },
+    )
+    findings = failing(pins_in(path, "envs/prod"))
+    assert sorted((f.rule, f.file, f.line) for f in findings) == [
+        ("pin-branch", "modules/network/main.tf", 2),
+        ("registry-version-range", "modules/env_baseline/main.tf", 2),
+    ]
+    assert any("module env.network.vpc in prod" in f.message for f in findings)
+    assert failing(pins_in(path, "envs/dev")) == []  # dev may float
+    listed = tfops.json("modules", str(path), "-e", "prod")
+    assert [m["name"] for m in listed["modules"]] == [
+        "env",
+        "env.project",
+        "env.network",
+        "env.network.vpc",
+    ]
+
+
+def pins_in(path: Path, root: str) -> list[Finding]:
+    """The pins gate in one root of a directory-layout repo."""
+    repo = EnvironmentsRepo(path)
+    [found] = [r for r in repo.roots if repo.relative(r.path) == root]
+    ctx = GateContext(
+        repo=repo,
+        root=found,
+        terraform=None,  # type: ignore[arg-type]  # the pins gate never calls terraform
+        config=repo.config.gates.get("pins"),
+        console=Console(io.StringIO()),
+        lister=RemoteLister(timeout=10),
+    )
+    return PinsGate().run(ctx)

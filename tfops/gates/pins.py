@@ -33,7 +33,7 @@ class PinsGate:
     def run(self, ctx: GateContext) -> list[Finding]:
         repo = ctx.repo
         envs = [repo.environments[n] for n in ctx.selected]
-        every_call = [call for env in envs for call in module_calls(repo, env)]
+        every_call = [call for env in envs for call in module_calls(repo, env, nested=True)]
         findings = [  # in every environment: these are refused, not linted
             finding
             for call in every_call

@@ -64,7 +64,7 @@ def build_inventory(
     registry: bool = False,
 ) -> Inventory:
     """One row per module call of `environments`, in environment and file order."""
-    calls = [call for env in environments for call in module_calls(repo, env)]
+    calls = [call for env in environments for call in module_calls(repo, env, nested=True)]
     resolved = Resolver(repo, lister).resolve(calls)
     inventory = Inventory()
     mirrors: dict[str, git.Repo] = {}

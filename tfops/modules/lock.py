@@ -180,7 +180,7 @@ def moved_tags(
     calls = [
         call
         for env in environments
-        for call in module_calls(repo, env)
+        for call in module_calls(repo, env, nested=True)
         if (entry := lock.get(call.environment, call.name)) is not None
         and entry.source == call.source.raw
         and call.source.kind != "unsafe"

@@ -27,7 +27,9 @@ def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> li
 
     A source git must never see stops here, before any terraform call reads it."""
     every_call = refuse_unsafe_sources(repo, root)
-    calls = list({c.name: c for c in every_call if c.source.kind == "sibling"}.values())
+    calls = list(
+        {c.name: c for c in every_call if c.source.kind == "sibling" and "." not in c.name}.values()
+    )  # the override reaches the environments' own module blocks only
     siblings = []
     for module in Resolver(repo, lister).resolve(calls):
         if module.error is not None:
@@ -57,10 +59,12 @@ def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> li
 
 
 def refuse_unsafe_sources(repo: EnvironmentsRepo, root: Root) -> list[ModuleCall]:
-    """The root's module calls; ModuleRefError (with file and line) for the first source
-    git must never see: terraform init would hand it to git."""
+    """The root's module calls, nested ones included; ModuleRefError (with file and line)
+    for the first source git must never see: terraform init would hand it to git."""
     every_call = [
-        call for name in root.environments for call in module_calls(repo, repo.environments[name])
+        call
+        for name in root.environments
+        for call in module_calls(repo, repo.environments[name], nested=True)
     ]
     for call in every_call:
         if call.source.kind == "unsafe":

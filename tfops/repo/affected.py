@@ -24,7 +24,6 @@ from tfops.repo.files import (
     TOFU_SUFFIXES,
     VAR_SUFFIXES,
     is_override_file,
-    list_directory,
 )
 from tfops.repo.layout import matches
 
@@ -59,12 +58,9 @@ class ModuleGraph:
 
     def _called_from(self, directory: Path) -> list[tuple[Path, str]]:
         if directory not in self._calls:
-            files = list_directory(directory, tofu=self.repo.tofu)
-            parsed = self.repo.hcl.parse_files(files.config + files.overrides, ("module",))
             self._calls[directory] = [
                 target
-                for path, result in parsed.items()
-                for block in result.blocks
+                for path, block in self.repo.directory_blocks(directory, ("module",))
                 if (target := self._local_target(path.parent, block.attr("source"))) is not None
             ]
         return self._calls[directory]

@@ -25,6 +25,7 @@ from tfops.repo.files import (
     WORK_DIR,
     is_config_file,
     is_override_file,
+    list_directory,
     uses_tofu,
 )
 from tfops.repo.hcl import Block, HclCache
@@ -217,6 +218,17 @@ class EnvironmentsRepo:
         return merge_overrides(
             blocks, [(p, b) for p in root.override_files for b in overrides[p].blocks]
         )
+
+    def directory_blocks(
+        self, directory: Path, types: Collection[str] | None = None
+    ) -> list[tuple[Path, Block]]:
+        """The blocks of a module directory (not an environment's root): its files', with
+        its own override files merged in."""
+        files = list_directory(directory, tofu=self.tofu)
+        parsed = self.hcl.parse_files(files.config + files.overrides, types)
+        blocks = [(p, b) for p in files.config for b in parsed[p].blocks]
+        overrides = [(p, b) for p in files.overrides for b in parsed[p].blocks]
+        return merge_overrides(blocks, overrides) if overrides else blocks
 
     def override_owners(self, root: Root) -> dict[Path, set[str]]:
         """Each override file of a root → the environments whose blocks it overrides (all of

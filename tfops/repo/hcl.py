@@ -189,6 +189,7 @@ class HclCache:
         self._memory: dict[str, _Entry] = {}
         self._noted: set[str] = set()
         self._verdicts: dict[str, HclSyntaxError | None] = {}
+        self._unsaved: set[str] = set()
         self._lock = threading.RLock()  # entries are filled in place: one caller at a time
         self.hits = 0
         self.misses = 0
@@ -206,7 +207,7 @@ class HclCache:
         with self._lock:
             files = self._files(paths, types)
             entries = {f.digest: (f, self._entry(f)) for f in files.values() if f is not None}
-            dirty: set[str] = set()
+            dirty = {digest for digest in entries if digest in self._unsaved}
             if types is None:
                 self._parse_whole([(f, e) for f, e in entries.values() if e.full is None], dirty)
             else:
@@ -225,10 +226,13 @@ class HclCache:
         """Every file's top-level blocks without attributes: types, labels and lines."""
         with self._lock:
             files = self._files(paths, types)
-            return {
-                path: ParsedFile(path, self._entry(f).headers(types) if f else ())
-                for path, f in files.items()
-            }
+            out = {}
+            for path, file in files.items():
+                entry = self._entry(file) if file else None
+                if entry is not None and file is not None and file.digest in self._unsaved:
+                    self._store(file.digest, entry)
+                out[path] = ParsedFile(path, entry.headers(types) if entry else ())
+            return out
 
     def display(self, path: Path) -> str:
         """A file as messages name it: relative to `base` when it is inside."""
@@ -264,7 +268,7 @@ class HclCache:
             self.misses += 1
             entry = self._new_entry(file)
             self._memory[file.digest] = entry
-            self._store(file.digest, entry)
+            self._unsaved.add(file.digest)  # the caller stores it, once, when filled in
         if entry.fallback:
             self._note_fallback(file.name)
         return entry
@@ -403,13 +407,14 @@ class HclCache:
         return entry
 
     def _store(self, digest: str, entry: _Entry) -> None:
+        self._unsaved.discard(digest)
         target = self._path(digest)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(entry.to_json(), handle)
+                    handle.write(json.dumps(entry.to_json()))  # dumps: the C encoder
                 os.replace(tmp, target)
             finally:
                 if os.path.exists(tmp):
