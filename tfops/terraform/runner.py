@@ -110,7 +110,7 @@ def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -
             if not isinstance(constraint, str):
                 continue
             line = block.attr_lines.get("required_version", block.line)
-            where = f"{hcl.display(path)}:{line}"
+            where = f"{hcl.display(path) if hcl.base is not None else path.name}:{line}"
             try:
                 ok = satisfies(binary.version, constraint)
             except ValueError as exc:
