@@ -111,6 +111,7 @@ class EnvironmentsRepo:
             base=self.root, terraform=config.terraform.binary or "terraform", notify=notify
         )
         self._resolved_dirs: dict[Path, Path] = {}
+        self._root_prefix = str(self.root).rstrip("/") + "/"
         self._finder = LayoutFinder(self.root, config, self.hcl, tofu=self.tofu)
         discovery = self._finder.discover()
         self.layout: Layout = discovery.layout
@@ -175,13 +176,16 @@ class EnvironmentsRepo:
 
     def relative(self, path: Path) -> str:
         """Repo-relative, symlinks resolved (where the file's content lives)."""
-        try:
-            return self._resolve(path).relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        resolved = str(self._resolve(path))
+        if resolved.startswith(self._root_prefix):
+            return resolved[len(self._root_prefix) :]
+        return "." if resolved == str(self.root) else str(path)
 
     def link_relative(self, path: Path) -> str:
         """Repo-relative as git names it: a symlink is its own path, not its target's."""
+        text = str(path)
+        if text.startswith(self._root_prefix) and "/." not in text:
+            return text[len(self._root_prefix) :]  # the common case, without path algebra
         try:
             return Path(os.path.relpath(path, self.root)).as_posix()
         except ValueError:

@@ -190,6 +190,7 @@ class HclCache:
         self._noted: set[str] = set()
         self._verdicts: dict[str, HclSyntaxError | None] = {}
         self._unsaved: set[str] = set()
+        self._read: dict[Path, tuple[tuple[int, int, int], _File]] = {}
         self._lock = threading.RLock()  # entries are filled in place: one caller at a time
         self.hits = 0
         self.misses = 0
@@ -249,15 +250,26 @@ class HclCache:
         json_pattern = _json_pattern(tuple(sorted(types))) if types else None
         out: dict[Path, _File | None] = {}
         for path in paths:
-            raw = path.read_bytes()
-            json_file = is_json(path)
-            digest = hashlib.sha256(raw).hexdigest() + ("-json" if json_file else "")
-            check = json_pattern if json_file else pattern
-            if check is not None and digest not in self._memory and not check.search(raw):
+            file = self.read(path)
+            check = json_pattern if is_json(path) else pattern
+            if check is not None and file.digest not in self._memory and not check.search(file.raw):
                 out[path] = None
                 continue
-            out[path] = _File(path, self.display(path), digest, raw)
+            out[path] = file
         return out
+
+    def read(self, path: Path) -> _File:
+        """A file's content and digest, read once per process while it stays unchanged."""
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        known = self._read.get(path)
+        if known is not None and known[0] == key:
+            return known[1]
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest() + ("-json" if is_json(path) else "")
+        file = _File(path, self.display(path), digest, raw)
+        self._read[path] = (key, file)
+        return file
 
     def _entry(self, file: _File) -> _Entry:
         """The file's entry from memory or disk, else a new one from its index."""

@@ -265,13 +265,17 @@ class LayoutFinder:
         if not candidates:
             return set()
         callers: dict[Path, set[Path]] = {}
+        inside = str(self.root) + os.sep
         files = [p for d in (self.root, *self.directories()) for p in self._files_of(d)]
         for path in files:
             try:
-                raw = path.read_bytes()
+                raw = self.hcl.read(path).raw  # read once: the parser asks for it again
             except OSError:
                 continue
             for match in _LOCAL_SOURCE.finditer(raw):
+                written = os.path.normpath(os.path.join(path.parent, match.group(1).decode("utf-8", "replace")))
+                if not written.startswith(inside):
+                    continue  # outside the repo (a sibling checkout): never a candidate
                 target = _resolve(path.parent, match.group(1).decode("utf-8", "replace"))
                 if target in candidates and target != path.parent:
                     callers.setdefault(target, set()).add(path)
