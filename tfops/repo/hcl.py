@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +156,21 @@ class _Entry:
         return cls(data["index"], data["scanned"], data["full"], data["fallback"])
 
 
-@dataclass
 class _File:
-    path: Path
-    name: str  # as shown in messages
-    digest: str
-    raw: bytes
+    """A file's content; its digest and display name are worked out when first asked."""
+
+    def __init__(self, path: Path, raw: bytes, cache: HclCache):
+        self.path = path
+        self.raw = raw
+        self._cache = cache
+
+    @cached_property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest() + ("-json" if is_json(self.path) else "")
+
+    @cached_property
+    def name(self) -> str:  # as shown in messages
+        return self._cache.display(self.path)
 
     @property
     def text(self) -> str:
@@ -184,6 +194,7 @@ class HclCache:
     ):
         self.directory = directory or default_cache_dir() / "hcl"
         self.base = base  # error messages name files relative to this
+        self._base_prefix = str(base).rstrip("/") + "/" if base is not None else ""
         self.terraform = terraform
         self.notify = notify
         self._memory: dict[str, _Entry] = {}
@@ -237,9 +248,12 @@ class HclCache:
 
     def display(self, path: Path) -> str:
         """A file as messages name it: relative to `base` when it is inside."""
+        text = str(path)
+        if self._base_prefix and text.startswith(self._base_prefix):
+            return text[len(self._base_prefix) :]
         if self.base is not None and path.is_relative_to(self.base):
             return path.relative_to(self.base).as_posix()
-        return str(path)
+        return text
 
     # ---- files and entries -------------------------------------------------------------
     def _files(
@@ -265,9 +279,7 @@ class HclCache:
         known = self._read.get(path)
         if known is not None and known[0] == key:
             return known[1]
-        raw = path.read_bytes()
-        digest = hashlib.sha256(raw).hexdigest() + ("-json" if is_json(path) else "")
-        file = _File(path, self.display(path), digest, raw)
+        file = _File(path, path.read_bytes(), self)
         self._read[path] = (key, file)
         return file
 

@@ -31,7 +31,13 @@ from typing import Literal
 
 from tfops.config import TfopsConfig
 from tfops.errors import ConfigError, TfopsError
-from tfops.repo.files import WORK_DIR, DirectoryFiles, list_directory
+from tfops.repo.files import (
+    WORK_DIR,
+    DirectoryFiles,
+    is_config_file,
+    is_override_file,
+    list_directory,
+)
 from tfops.repo.hcl import HclCache
 
 Layout = Literal["prefix", "directory"]
@@ -78,7 +84,7 @@ class LayoutFinder:
         self.config = config
         self.hcl = hcl
         self.tofu = tofu
-        self._dirs: dict[Path, DirectoryFiles] | None = None
+        self._dirs: dict[Path, list[str]] | None = None
         self._candidates: set[Path] | None = None
 
     def discover(self) -> Discovery:
@@ -173,7 +179,7 @@ class LayoutFinder:
         unplaced = sorted(d for d in self._environment_dirs() if d not in planned)
         result = []
         for name, path in sorted(roots.items()):
-            files = list_directory(path, tofu=self.tofu)
+            files = self._files_in(path)
             result.append(FoundRoot(path, {name: files.config}, (), files.overrides))
         return Discovery("directory", result, self._unplaced_warnings(unplaced, "directory"))
 
@@ -229,29 +235,29 @@ class LayoutFinder:
         return out
 
     # ---- every directory with Terraform files ------------------------------------------
-    def directories(self) -> dict[Path, DirectoryFiles]:
-        """Every directory below the root (not the root) that holds configuration files."""
+    def directories(self) -> dict[Path, list[str]]:
+        """Every directory below the root (not the root) that holds configuration files
+        other than override files → the names of its configuration files. From one walk:
+        thousands of directories and files are common."""
         if self._dirs is None:
             self._dirs = {}
-            for current, subdirs, _ in os.walk(self.root):
+            for current, subdirs, names in os.walk(self.root):
                 subdirs[:] = sorted(
                     d for d in subdirs if not d.startswith(".") and d not in SKIPPED_DIRS
                 )
-                path = Path(current)
-                if path == self.root:
-                    continue
-                files = list_directory(path, tofu=self.tofu)
-                if files.has_config:
-                    self._dirs[path] = files
+                config = [n for n in names if is_config_file(n, self.tofu)]
+                if current != str(self.root) and any(not is_override_file(n) for n in config):
+                    self._dirs[Path(current)] = config
         return self._dirs
 
     def _environment_dirs(self) -> set[Path]:
         """Directories that may be environments: not module, example or test directories."""
         if self._candidates is None:
+            prefix = len(str(self.root)) + 1
             candidates = {
                 d
                 for d in self.directories()
-                if not NOT_ENVIRONMENTS & set(d.relative_to(self.root).parts)
+                if not NOT_ENVIRONMENTS.intersection(str(d)[prefix:].split(os.sep))
             }
             self._candidates = candidates - self.called_by_path(candidates)
         return self._candidates
@@ -266,19 +272,21 @@ class LayoutFinder:
             return set()
         callers: dict[Path, set[Path]] = {}
         inside = str(self.root) + os.sep
-        files = [p for d in (self.root, *self.directories()) for p in self._files_of(d)]
-        for path in files:
-            try:
-                raw = self.hcl.read(path).raw  # read once: the parser asks for it again
-            except OSError:
-                continue
-            for match in _LOCAL_SOURCE.finditer(raw):
-                written = os.path.normpath(os.path.join(path.parent, match.group(1).decode("utf-8", "replace")))
-                if not written.startswith(inside):
-                    continue  # outside the repo (a sibling checkout): never a candidate
-                target = _resolve(path.parent, match.group(1).decode("utf-8", "replace"))
-                if target in candidates and target != path.parent:
-                    callers.setdefault(target, set()).add(path)
+        top = [p.name for p in self._files_of(self.root)]
+        for directory, names in [(self.root, top), *self.directories().items()]:
+            for name in names:
+                try:
+                    with open(os.path.join(directory, name), "rb") as handle:
+                        raw = handle.read()
+                except OSError:
+                    continue  # a broken symlink: not this scan's to report
+                for match in _LOCAL_SOURCE.finditer(raw):
+                    source = match.group(1).decode("utf-8", "replace")
+                    if not os.path.normpath(os.path.join(directory, source)).startswith(inside):
+                        continue  # outside the repo (a sibling checkout): never a candidate
+                    target = _resolve(directory, source)
+                    if target in candidates and target != directory:
+                        callers.setdefault(target, set()).add(directory / name)
         if not callers:
             return set()
         calling = sorted({p for paths in callers.values() for p in paths})
@@ -293,8 +301,11 @@ class LayoutFinder:
                         called.add(target)
         return called
 
+    def _files_in(self, directory: Path) -> DirectoryFiles:
+        return list_directory(directory, tofu=self.tofu)
+
     def _files_of(self, directory: Path) -> tuple[Path, ...]:
-        files = self.directories().get(directory) or list_directory(directory, tofu=self.tofu)
+        files = self._files_in(directory)
         return files.config + files.overrides
 
     def _unplaced_warnings(self, unplaced: Iterable[Path], layout: Layout) -> list[str]:
