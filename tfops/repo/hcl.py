@@ -162,11 +162,12 @@ class _File:
     def __init__(self, path: Path, raw: bytes, cache: HclCache):
         self.path = path
         self.raw = raw
+        self.json = is_json(path)
         self._cache = cache
 
     @cached_property
     def digest(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest() + ("-json" if is_json(self.path) else "")
+        return hashlib.sha256(self.raw).hexdigest() + ("-json" if self.json else "")
 
     @cached_property
     def name(self) -> str:  # as shown in messages
@@ -201,7 +202,6 @@ class HclCache:
         self._noted: set[str] = set()
         self._verdicts: dict[str, HclSyntaxError | None] = {}
         self._unsaved: set[str] = set()
-        self._read: dict[Path, tuple[tuple[int, int, int], _File]] = {}
         self._lock = threading.RLock()  # entries are filled in place: one caller at a time
         self.hits = 0
         self.misses = 0
@@ -265,23 +265,18 @@ class HclCache:
         out: dict[Path, _File | None] = {}
         for path in paths:
             file = self.read(path)
-            check = json_pattern if is_json(path) else pattern
-            if check is not None and file.digest not in self._memory and not check.search(file.raw):
-                out[path] = None
+            check = json_pattern if file.json else pattern
+            if check is not None and not check.search(file.raw):
+                out[path] = None  # no block of these types: not even its digest is needed
                 continue
             out[path] = file
         return out
 
     def read(self, path: Path) -> _File:
-        """A file's content and digest, read once per process while it stays unchanged."""
-        stat = path.stat()
-        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        known = self._read.get(path)
-        if known is not None and known[0] == key:
-            return known[1]
-        file = _File(path, path.read_bytes(), self)
-        self._read[path] = (key, file)
-        return file
+        """A file's content (its digest and name when asked): read anew every time, files
+        change under a run (`check --fix`, promote)."""
+        with open(path, "rb") as handle:
+            return _File(path, handle.read(), self)
 
     def _entry(self, file: _File) -> _Entry:
         """The file's entry from memory or disk, else a new one from its index."""
@@ -298,7 +293,7 @@ class HclCache:
         return entry
 
     def _new_entry(self, file: _File) -> _Entry:
-        if is_json(file.path):
+        if file.json:
             return _full_entry(tfjson.read_blocks(file.text, file.name))
         try:
             headers = hclscan.index(file.text)
