@@ -14,10 +14,11 @@ A changed file affects:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from tfops.config import TfopsConfig
 from tfops.repo.files import (
     OVERRIDE_FILE,
     TF_SUFFIXES,
@@ -25,16 +26,46 @@ from tfops.repo.files import (
     VAR_SUFFIXES,
     is_override_file,
 )
+from tfops.repo.hcl import Block, HclCache
 from tfops.repo.layout import matches
+from tfops.repo.model import Environment, Root
 
-if TYPE_CHECKING:
-    from tfops.repo.environments import Environment, EnvironmentsRepo, Root
+
+class RepoView(Protocol):
+    """What this module asks of the repo (`EnvironmentsRepo`, which calls it)."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def tofu(self) -> bool: ...
+    @property
+    def layout(self) -> str: ...
+    @property
+    def config(self) -> TfopsConfig: ...
+    @property
+    def config_name(self) -> str: ...
+    @property
+    def hcl(self) -> HclCache: ...
+    @property
+    def environments(self) -> Mapping[str, Environment]: ...
+    @property
+    def roots(self) -> Sequence[Root]: ...
+    def blocks(
+        self, env: Environment, types: Collection[str] | None = None, *, include_shared: bool = ...
+    ) -> list[tuple[Path, Block]]: ...
+    def directory_blocks(
+        self, directory: Path, types: Collection[str] | None = None
+    ) -> list[tuple[Path, Block]]: ...
+    def relative(self, path: Path) -> str: ...
+    def link_relative(self, path: Path) -> str: ...
+    def override_owners(self, root: Root) -> dict[Path, set[str]]: ...
+    def prefix_env(self, filename: str) -> str | None: ...
 
 
 class ModuleGraph:
     """Local module directories inside the repo, and the ones each of them calls."""
 
-    def __init__(self, repo: EnvironmentsRepo):
+    def __init__(self, repo: RepoView):
         self.repo = repo
         self._calls: dict[Path, list[tuple[Path, str]]] = {}
 
@@ -76,7 +107,7 @@ class ModuleGraph:
         return target, self.repo.link_relative(written)
 
 
-def affected_environments(repo: EnvironmentsRepo, changed: Iterable[str]) -> list[str]:
+def affected_environments(repo: RepoView, changed: Iterable[str]) -> list[str]:
     """Environments a list of changed files (relative to the repo root) affects."""
     index = _ChangeIndex(repo)
     everything = set(repo.environments)
@@ -93,7 +124,7 @@ def affected_environments(repo: EnvironmentsRepo, changed: Iterable[str]) -> lis
 class _ChangeIndex:
     """Repo-relative paths → the environments a change to them affects."""
 
-    def __init__(self, repo: EnvironmentsRepo):
+    def __init__(self, repo: RepoView):
         self.repo = repo
         self.files: dict[str, set[str]] = {}
         self.everything_files: set[str] = {repo.config_name}

@@ -1,9 +1,10 @@
 """The environments repo: its environments, their blocks, and which of them a change affects.
 
-`layout.py` finds the roots and environments (prefix or directory layout), `files.py`
-says which files Terraform reads, `merging.py` merges override files over the blocks,
-`affected.py` maps changed files to environments. This module ties them together
-behind `EnvironmentsRepo`, the one object the rest of tfops asks.
+`model.py` holds the data (Environment, Root), `layout.py` finds the roots and
+environments (prefix or directory layout), `files.py` says which files Terraform reads,
+`merging.py` merges override files over the blocks, `affected.py` maps changed files to
+environments, `hcl.py` reads the files. This module ties them together behind
+`EnvironmentsRepo`, the one object the rest of tfops asks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from tfops.repo.layout import (
     LayoutFinder,
 )
 from tfops.repo.merging import merge_overrides
+from tfops.repo.model import Environment, Root
 
 __all__ = [
     "ADDRESSABLE_BLOCKS",
@@ -58,29 +59,6 @@ __all__ = [
 SHARED = "shared"  # the group for changes declared in shared files
 ADDRESSABLE_BLOCKS = ("module", "resource", "data", "output", "variable")  # Block.address
 TARGETABLE_BLOCKS = ("module", "resource", "data")
-
-
-@dataclass(frozen=True)
-class Environment:
-    name: str  # a path for nested roots: `prod/eu-west-1`
-    root: Path  # the Terraform working directory this environment is planned in
-    files: tuple[Path, ...]  # the files that declare this environment's blocks
-    pinned: bool
-    config: EnvironmentConfig = field(compare=False)
-
-    @property
-    def apply_mode(self) -> str:
-        return self.config.apply
-
-
-@dataclass(frozen=True)
-class Root:
-    """One Terraform working directory and the environments planned in it."""
-
-    path: Path
-    environments: tuple[str, ...]
-    shared_files: tuple[Path, ...]
-    override_files: tuple[Path, ...] = ()  # the user's, merged over the others' blocks
 
 
 class EnvironmentsRepo:
