@@ -80,9 +80,11 @@ def test_configured_environments_and_files(prefix_repo: Path) -> None:
         {"tfops.yaml": "environments:\n  dev: {}\n  live:\n    files: ['prod_*.tf']\n"},
     )
     repo = EnvironmentsRepo(prefix_repo)
-    assert list(repo.environments) == ["dev", "live"]
+    # configured names add to the detected ones: global_* stays environment "global"
+    assert list(repo.environments) == ["dev", "global", "live"]
+    assert [p.name for p in repo.environments["live"].files] == ["prod_app.tf"]
     assert not repo.environments["live"].pinned  # only prod/production are pinned by default
-    assert "global_monitoring.tf" in [p.name for p in repo.roots[0].shared_files]
+    assert "main.tf" in [p.name for p in repo.roots[0].shared_files]
 
 
 def test_plain_root_is_one_default_environment(tmp_path: Path) -> None:

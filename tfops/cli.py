@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -63,6 +64,8 @@ class TfopsGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            reader_went_away()
         except OSError as exc:  # a path given on the command line or by Actions can't be used
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(
@@ -87,6 +90,14 @@ def _shown(ctx: click.Context, text: str) -> str:
     """An error as it may reach the terminal: masked, with controls from user files escaped."""
     console = getattr(ctx.obj, "console", None)
     return printable(console.masker(text) if isinstance(console, Console) else text)
+
+
+def reader_went_away() -> NoReturn:
+    """stdout's reader left (`tfops envs | head -1`): stop quietly, as Unix tools do when
+    SIGPIPE ends them (exit 141), with nothing more for Python to flush at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def _red(text: str) -> str:
@@ -209,4 +220,10 @@ for _name, _target in {
 
 
 def main() -> None:
-    cli(prog_name="tfops")
+    try:
+        cli(prog_name="tfops")
+    finally:
+        try:  # what a command wrote without flushing, while the reader may still be there
+            sys.stdout.flush()
+        except BrokenPipeError:
+            reader_went_away()

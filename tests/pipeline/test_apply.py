@@ -245,3 +245,20 @@ def test_an_apply_whose_audit_line_the_store_refuses_still_says_it_applied(
     finally:
         with contextlib.suppress(Exception):
             s3.stop()
+
+
+def test_a_moved_tag_refuses_the_apply_even_without_gates(sandbox: Path) -> None:
+    """The module lock's tag check is a safety check, not a lint: `--no-gates` keeps it."""
+    from tests.conftest import Tfops
+
+    tfops = Tfops()
+    assert tfops("modules", "lock", str(sandbox)).exit_code == 0
+    modules = sandbox.parent / "modules"
+    git(modules, "tag", "-f", "v1.1.0", "main")  # someone moves the release tag
+
+    result = tfops("apply", str(sandbox), "-e", "prod", "--auto-approve", "--no-gates")
+
+    assert result.exit_code == 1, result.output
+    assert "tag 'v1.1.0' moved: tfops.lock.json records" in result.stderr
+    assert not (sandbox / "terraform.tfstate").exists()
+    assert audit_lines(sandbox)[-1]["result"] == "refused"

@@ -129,7 +129,7 @@ def lock_command(state: State, path: Path, environments: tuple[str, ...]) -> Non
     session = Session.open(path, state.console)
     repo = session.repo
     envs = _pinned(session.select(environments), explicit=bool(environments))
-    calls = [call for env in envs for call in module_calls(repo, env)]
+    calls = [call for env in envs for call in module_calls(repo, env, nested=True)]
     resolved = Resolver(repo, session.lister).resolve(calls)
     broken = [m for m in resolved if m.kind in ("error", "unknown")]
     if broken:

@@ -1,10 +1,20 @@
-"""`terraform fmt -check -diff`: one finding per unformatted file, with its diff."""
+"""`terraform fmt -check -diff`: one finding per unformatted file, with its diff.
+
+Like `terraform fmt -recursive` over what the environments use: the root's files, and
+every local module directory inside the repo its selected environments load (directly
+or through other modules). Examples, tests and modules nobody calls are not checked.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
+
+from python_terraform import IsFlagged
 
 from tfops.gates.base import Finding, GateContext, GateToolError
+from tfops.terraform.process import Result
 
 _HUNK = re.compile(r"^@@ -(\d+)")
 # terraform's human diagnostics: "Error: Invalid expression" … "  on main.tf line 2, in …"
@@ -19,9 +29,32 @@ class FmtGate:
     install_hint = ""
 
     def run(self, ctx: GateContext) -> list[Finding]:
+        modules = module_dirs(ctx)
         if ctx.fix:
             ctx.terraform.fmt_write()
-        result = ctx.terraform.fmt_check()
+            for directory in modules:
+                ctx.terraform.run(
+                    ctx.terraform.argv("fmt", _argument(ctx, directory), no_color=IsFlagged),
+                    "terraform fmt",
+                )
+        findings = self._check(ctx, ctx.terraform.fmt_check(), {})
+        for directory, users in modules.items():
+            argv = ctx.terraform.argv(
+                "fmt",
+                _argument(ctx, directory),
+                check=IsFlagged,
+                diff=IsFlagged,
+                no_color=IsFlagged,
+                list=True,
+            )
+            result = ctx.terraform.run(argv, "terraform fmt", check=False, quiet=True)
+            findings += self._check(ctx, result, {ctx.repo.relative(directory): users})
+        return findings
+
+    def _check(
+        self, ctx: GateContext, result: Result, used_by: dict[str, tuple[str, ...]]
+    ) -> list[Finding]:
+        """Findings from one `fmt -check` run; `used_by`: a module directory's users."""
         if result.returncode == 0:
             return []
         if result.returncode != 3:
@@ -33,6 +66,9 @@ class FmtGate:
         for name, diff in split_diffs(result.stdout).items():
             relative = ctx.relative(name)
             hunk = next((m for ln in diff.splitlines() if (m := _HUNK.match(ln))), None)
+            users = next(
+                (envs for d, envs in used_by.items() if relative.startswith(d + "/")), None
+            )
             findings.append(
                 Finding(
                     gate=self.name,
@@ -42,7 +78,7 @@ class FmtGate:
                     "run `tfops check --fix` (or `terraform fmt`)\n" + diff,
                     file=relative,
                     line=int(hunk.group(1)) if hunk else 1,
-                    environments=ctx.environments_of(relative),
+                    environments=users or ctx.environments_of(relative),
                 )
             )
         return findings
@@ -83,3 +119,19 @@ def split_diffs(output: str) -> dict[str, str]:
         elif current is not None:
             diffs[current].append(line)
     return {name: "\n".join(body).strip("\n") for name, body in diffs.items()}
+
+
+def module_dirs(ctx: GateContext) -> dict[Path, tuple[str, ...]]:
+    """The local module directories (inside the repo, outside the root's own directory
+    listing) the selected environments load → the environments that load each."""
+    users: dict[Path, list[str]] = {}
+    for name in ctx.selected:
+        for directory in ctx.repo.local_module_dirs(ctx.repo.environments[name]):
+            if directory != ctx.root.path:
+                users.setdefault(directory, []).append(name)
+    return {d: tuple(envs) for d, envs in sorted(users.items())}
+
+
+def _argument(ctx: GateContext, directory: Path) -> str:
+    """The directory as terraform, running in the root, is given it (and prints it back)."""
+    return Path(os.path.relpath(directory, ctx.root.path)).as_posix()

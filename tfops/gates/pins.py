@@ -5,18 +5,23 @@ a ref is present and exists; it is a release tag (`modules.release_tag_pattern`,
 pre-release) or a full commit SHA, not a branch; registry modules have an exact
 `version`; and a tag still names the commit `tfops.lock.json` recorded for it. Other
 environments may float. Modules inside the environments repo are versioned with it.
+
+In every environment, pinned or not: a source git must never see (`git::--upload-pack=…`,
+`ext::`, see `modules.sources`) is `pin-unsafe-source`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from tfops.config import Severity
 from tfops.gates.base import Finding, GateContext
 from tfops.modules.calls import module_calls
-from tfops.modules.lock import LockFile, lock_path
+from tfops.modules.lock import LockFile, MovedTag, find_moved, lock_path, moved_tags
+from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import ResolvedModule, Resolver, display_url, is_prerelease
-from tfops.repo.environments import EnvironmentsRepo
+from tfops.repo.environments import Environment, EnvironmentsRepo
 from tfops.terraform.versions import is_exact
 
 
@@ -28,14 +33,42 @@ class PinsGate:
     def run(self, ctx: GateContext) -> list[Finding]:
         repo = ctx.repo
         envs = [repo.environments[n] for n in ctx.selected]
-        calls = [call for env in envs if env.pinned for call in module_calls(repo, env)]
+        every_call = [call for env in envs for call in module_calls(repo, env, nested=True)]
+        findings = [  # in every environment: these are refused, not linted
+            finding
+            for call in every_call
+            if call.source.kind == "unsafe"
+            for finding in pin_findings(repo, ResolvedModule(call, call.source, "unsafe"))
+        ]
+        calls = [
+            call
+            for call in every_call
+            if repo.environments[call.environment].pinned and call.source.kind != "unsafe"
+        ]
         if not calls:
-            return []
+            return findings
         lock = LockFile.read(lock_path(repo))
-        findings: list[Finding] = []
-        for module in Resolver(repo, ctx.lister).resolve(calls):
-            findings += pin_findings(repo, module) or lock_findings(repo, module, lock)
+        resolved = Resolver(repo, ctx.lister).resolve(calls)
+        moved = {id(m.module): m for m in find_moved(resolved, lock, repo.config.modules.lock_file)}
+        for module in resolved:
+            findings += (
+                pin_findings(repo, module)
+                or ([moved_tag_finding(repo, moved[id(module)])] if id(module) in moved else [])
+                or lock_findings(repo, module, lock)
+            )
         return findings
+
+
+def moved_tag_findings(
+    repo: EnvironmentsRepo, environments: Iterable[Environment], lister: RemoteLister
+) -> list[Finding]:
+    """`modules.lock.moved_tags` as findings: what the apply path reports and refuses on,
+    with or without `--no-gates`."""
+    return [moved_tag_finding(repo, moved) for moved in moved_tags(repo, environments, lister)]
+
+
+def moved_tag_finding(repo: EnvironmentsRepo, moved: MovedTag) -> Finding:
+    return _finding(repo, moved.module, "tag-moved", moved.message())
 
 
 def pin_findings(repo: EnvironmentsRepo, module: ResolvedModule) -> list[Finding]:
@@ -90,14 +123,22 @@ def pin_findings(repo: EnvironmentsRepo, module: ResolvedModule) -> list[Finding
             f"{who}: ref {ref!r} does not exist in {display_url(module.url or '')}; "
             f"{_alternative(module)}",
         )
+    if module.kind == "unsafe":
+        message = (
+            f"{who}: source {call.source.raw!r} is refused: {module.source.unsafe}. tfops "
+            "never hands it to git, nor to terraform; use a plain git URL "
+            "(git::https://host/org/repo.git?ref=v1.2.0)"
+        )
+        return [_finding(repo, module, "pin-unsafe-source", message, "critical")]
     if module.kind == "tag" and ref is not None:
-        if is_prerelease(ref):
+        tag = module.tag or ref
+        if is_prerelease(tag):
             return finding(
                 "pin-prerelease",
                 f"{who}: ref {ref!r} is a pre-release; pinned environments run releases "
                 f"only; {_alternative(module)}",
             )
-        if module.tags is None or ref not in module.tags.releases:
+        if module.tags is None or tag not in module.tags.releases:
             pattern = repo.config.modules.release_tag_pattern
             return finding(
                 "pin-not-release",
@@ -108,15 +149,14 @@ def pin_findings(repo: EnvironmentsRepo, module: ResolvedModule) -> list[Finding
 
 
 def lock_findings(repo: EnvironmentsRepo, module: ResolvedModule, lock: LockFile) -> list[Finding]:
-    """A moved tag, or a pinned module the lock does not record."""
+    """A pinned module the lock does not record (for this source and ref)."""
     if module.kind not in ("tag", "sha") or module.ref is None or module.commit is None:
         return []
     call = module.call
     who = f"module {call.name} in {call.environment}"
     entry = lock.get(call.environment, call.name)
     lock_name = repo.config.modules.lock_file
-    required = repo.config.modules.require_lock
-    severity: Severity = "high" if required else "info"
+    severity: Severity = "high" if repo.config.modules.require_lock else "info"
     if entry is None or entry.source != call.source.raw or entry.ref != module.ref:
         recorded = (
             f"{lock_name} records {entry.source!r} for it"
@@ -131,18 +171,6 @@ def lock_findings(repo: EnvironmentsRepo, module: ResolvedModule, lock: LockFile
                 f"{who}: {module.ref} ({module.commit[:12]}) is not locked: {recorded}; "
                 "run `tfops modules lock` to record it",
                 severity,
-            )
-        ]
-    if entry.commit != module.commit:
-        return [
-            _finding(
-                repo,
-                module,
-                "tag-moved",
-                f"{who}: tag {module.ref!r} moved: {lock_name} records {entry.commit}, "
-                f"{display_url(module.url or '')} now has {module.commit}. A moved tag can "
-                "mean a compromised release: check the new commit is intended, then run "
-                "`tfops modules lock` to accept it",
             )
         ]
     return []

@@ -26,6 +26,7 @@ import git
 from tfops.modules.calls import module_calls
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import ResolvedModule, Resolver, display_url, registry_versions
+from tfops.modules.sources import GIT_PROTOCOLS, unsafe_url
 from tfops.repo.environments import Environment, EnvironmentsRepo
 from tfops.repo.hcl import default_cache_dir
 from tfops.terraform.versions import is_exact, parse_version
@@ -88,7 +89,7 @@ def build_inventory(
     subjects: bool = False,
 ) -> Inventory:
     """One row per module call of `environments`, in environment and file order."""
-    calls = [call for env in environments for call in module_calls(repo, env)]
+    calls = [call for env in environments for call in module_calls(repo, env, nested=True)]
     resolved = Resolver(repo, lister).resolve(calls)
     inventory = Inventory()
     mirrors: dict[str, git.Repo] = {}
@@ -113,6 +114,11 @@ def build_inventory(
     for module in resolved:
         if module.error is not None:
             inventory.errors.append(str(module.error))
+        if module.kind == "unsafe":
+            inventory.errors.append(
+                f"{module.call.where(repo)}: module {module.call.name!r}: source refused "
+                f"(never handed to git): {module.source.unsafe}"
+            )
         if module.kind == "floating" and module.head_branch:
             inventory.follows[(module.call.environment, module.call.name)] = module.head_branch
         if module.source.registry:
@@ -148,8 +154,8 @@ def _git_row(
     if module.tags is None or module.commit is None:
         return row
     releases_behind: int | None = None
-    if module.kind == "tag" and module.ref is not None:
-        releases_behind = module.tags.releases_newer_than(module.ref)
+    if module.kind == "tag" and module.tag is not None:
+        releases_behind = module.tags.releases_newer_than(module.tag)
     else:  # a SHA, a branch or a floating module: by history
         tagged = module.refs.tags if module.refs else {}
         at_release = [t for t in module.tags.releases if tagged.get(t) == module.commit]
@@ -283,7 +289,9 @@ class RepoMirrors:
 
     def _update(self, url: str) -> git.Repo | str:
         path = self.path(url)
-        env = {"GIT_TERMINAL_PROMPT": "0"}
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": GIT_PROTOCOLS}
+        if unsafe_url(url) is not None:
+            return f"refusing to fetch {url!r}: {unsafe_url(url)}"
         try:
             if (path / "HEAD").exists():
                 mirror = git.Repo(path)

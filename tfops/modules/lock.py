@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from tfops.errors import TfopsError
-from tfops.modules.resolve import ResolvedModule
-from tfops.repo.environments import EnvironmentsRepo
+from tfops.modules.calls import module_calls
+from tfops.modules.remote import RemoteLister
+from tfops.modules.resolve import ResolvedModule, Resolver, display_url
+from tfops.repo.environments import Environment, EnvironmentsRepo
 
 LOCK_VERSION = 1
 
@@ -143,6 +145,68 @@ class LockFile:
             handle.write(text)
         os.replace(tmp, self.path)
         return True
+
+
+@dataclass(frozen=True)
+class MovedTag:
+    """A locked module whose ref now names another commit than the lock records."""
+
+    module: ResolvedModule
+    entry: LockEntry
+    lock_name: str
+
+    def message(self) -> str:
+        call = self.module.call
+        return (
+            f"module {call.name} in {call.environment}: tag {self.module.ref!r} moved: "
+            f"{self.lock_name} records {self.entry.commit}, "
+            f"{display_url(self.module.url or '')} now has {self.module.commit}. A moved tag "
+            "can mean a compromised release: check the new commit is intended, then run "
+            "`tfops modules lock` to accept it"
+        )
+
+
+def moved_tags(
+    repo: EnvironmentsRepo, environments: Iterable[Environment], lister: RemoteLister
+) -> list[MovedTag]:
+    """Every locked module of `environments` whose tag moved since it was locked.
+
+    A safety check, not a lint: the apply path calls it on every apply, `--no-gates` or
+    not, and the pins gate reports the same. Only modules with a lock entry for their
+    current source and ref are resolved (one `git ls-remote` per repository); a
+    repository that can't be listed is not reported here (terraform init fails on it).
+    """
+    lock = LockFile.read(lock_path(repo))
+    calls = [
+        call
+        for env in environments
+        for call in module_calls(repo, env, nested=True)
+        if (entry := lock.get(call.environment, call.name)) is not None
+        and entry.source == call.source.raw
+        and call.source.kind != "unsafe"
+    ]
+    if not calls:
+        return []
+    return find_moved(Resolver(repo, lister).resolve(calls), lock, repo.config.modules.lock_file)
+
+
+def find_moved(
+    resolved: Iterable[ResolvedModule], lock: LockFile, lock_name: str
+) -> list[MovedTag]:
+    """The resolved modules whose commit differs from their lock entry's."""
+    moved = []
+    for module in resolved:
+        entry = lock.get(module.call.environment, module.call.name)
+        if (
+            entry is not None
+            and module.kind in ("tag", "sha")
+            and module.commit is not None
+            and entry.source == module.call.source.raw
+            and entry.ref == module.ref
+            and entry.commit != module.commit
+        ):
+            moved.append(MovedTag(module, entry, lock_name))
+    return moved
 
 
 def lock_path(repo: EnvironmentsRepo) -> Path:

@@ -23,13 +23,13 @@ class SiblingModule:
 
 
 def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> list[SiblingModule]:
-    """Check every sibling-repo ref in the root exists and generate the override file."""
-    calls = [
-        call
-        for name in root.environments
-        for call in module_calls(repo, repo.environments[name])
-        if call.source.kind == "sibling"
-    ]
+    """Check every sibling-repo ref in the root exists and generate the override file.
+
+    A source git must never see stops here, before any terraform call reads it."""
+    every_call = refuse_unsafe_sources(repo, root)
+    calls = list(
+        {c.name: c for c in every_call if c.source.kind == "sibling" and "." not in c.name}.values()
+    )  # the override reaches the environments' own module blocks only
     siblings = []
     for module in Resolver(repo, lister).resolve(calls):
         if module.error is not None:
@@ -56,3 +56,23 @@ def prepare_root(repo: EnvironmentsRepo, root: Root, lister: RemoteLister) -> li
         },
     )
     return siblings
+
+
+def refuse_unsafe_sources(repo: EnvironmentsRepo, root: Root) -> list[ModuleCall]:
+    """The root's module calls, nested ones included; ModuleRefError (with file and line)
+    for the first source git must never see: terraform init would hand it to git."""
+    every_call = [
+        call
+        for name in root.environments
+        for call in module_calls(repo, repo.environments[name], nested=True)
+    ]
+    for call in every_call:
+        if call.source.kind == "unsafe":
+            raise ModuleRefError(
+                f"module {call.name!r}: source {call.source.raw!r} is refused: "
+                f"{call.source.unsafe}",
+                where=call.where(repo),
+                hint="use a plain git URL (git::https://host/org/repo.git?ref=v1.2.0); "
+                "tfops runs neither git nor terraform init on this root until then",
+            )
+    return every_call

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tfops.errors import ModuleRefError
+from tfops.modules.sources import GIT_PROTOCOLS, unsafe_url
 
 if TYPE_CHECKING:
     import git
@@ -27,11 +28,19 @@ class RemoteRefs:
     head: str | None = None
 
     def resolve(self, ref: str) -> str | None:
-        """The commit a ref names: a tag, a branch, or a full SHA (taken as is)."""
-        if ref in self.tags:
-            return self.tags[ref]
-        if ref in self.branches:
-            return self.branches[ref]
+        """The commit a ref names as a tag or a branch (see `lookup`)."""
+        found = self.lookup(ref)
+        return found[2] if found else None
+
+    def lookup(self, ref: str) -> tuple[str, str, str] | None:
+        """(kind "tag" or "branch", its short name, commit) of a ref, as git resolves it:
+        `refs/<ref>` first (so `tags/v2.0.0` and `refs/tags/v2.0.0` are tag v2.0.0,
+        `heads/main` is branch main), then a tag, then a branch of that name."""
+        for full in (ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}"):
+            if full.startswith("refs/tags/") and full[10:] in self.tags:
+                return "tag", full[10:], self.tags[full[10:]]
+            if full.startswith("refs/heads/") and full[11:] in self.branches:
+                return "branch", full[11:], self.branches[full[11:]]
         return None
 
 
@@ -89,8 +98,15 @@ class RemoteLister:
             self._cache[url] = result
 
     def _list(self, url: str) -> RemoteRefs | ModuleRefError:
+        unsafe = unsafe_url(url)
+        if unsafe is not None:  # never handed to git, whoever asks
+            return ModuleRefError(
+                f"refusing to list {url!r}: {unsafe}",
+                hint="module sources and modules.repos must be plain git URLs",
+            )
         env = {
             "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ALLOW_PROTOCOL": GIT_PROTOCOLS,
             "GIT_SSH_COMMAND": os.environ.get(
                 "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
             ),
@@ -99,7 +115,7 @@ class RemoteLister:
 
         try:
             output = git.cmd.Git().ls_remote(
-                url, kill_after_timeout=self.timeout, env=env, with_extended_output=False
+                "--", url, kill_after_timeout=self.timeout, env=env, with_extended_output=False
             )
         except git.GitCommandError as exc:
             reason = _reason(exc)

@@ -40,6 +40,7 @@ RefKind = Literal[
     "registry",  # a registry module; `ref` is its version constraint
     "other",  # a source type tfops does not resolve (s3::, http archives, ...)
     "error",  # the repository could not be found or listed; see `error`
+    "unsafe",  # a source git must never see (`git::--upload-pack=…`, `ext::`); see `source`
 ]
 
 REGISTRY_DEFAULT_HOST = "registry.terraform.io"
@@ -100,6 +101,7 @@ class ResolvedModule:
     kind: RefKind
     ref: str | None = None  # the ?ref= (git forms) or the version constraint (registry)
     commit: str | None = None  # the commit the ref names (tags peeled)
+    tag: str | None = None  # kind "tag": the tag's name (`v2.0.0` for ref `tags/v2.0.0`)
     refs: RemoteRefs | None = field(default=None, compare=False, repr=False)
     tags: TagIndex | None = field(default=None, compare=False, repr=False)
     error: ModuleRefError | None = field(default=None, compare=False)
@@ -172,6 +174,8 @@ class Resolver:
             return ResolvedModule(call, source, "registry", ref=call.version)
         if source.kind == "other":
             return ResolvedModule(call, source, "other")
+        if source.kind == "unsafe":
+            return ResolvedModule(call, source, "unsafe", ref=source.ref)
         if source.kind == "sibling":
             try:
                 return _ToList(call, resolve_sibling(self.repo, call))
@@ -213,10 +217,11 @@ class Resolver:
         ref = source.ref
         if ref is None:
             return replace(resolved, kind="floating", commit=resolved.head)
-        if ref in refs.tags:
-            return replace(resolved, kind="tag", commit=refs.tags[ref])
-        if ref in refs.branches:
-            return replace(resolved, kind="branch", commit=refs.branches[ref])
+        found = refs.lookup(ref)
+        if found is not None and found[0] == "tag":
+            return replace(resolved, kind="tag", commit=found[2], tag=found[1])
+        if found is not None:
+            return replace(resolved, kind="branch", commit=found[2])
         if is_full_sha(ref):
             exists = _commit_exists(url, ref, refs)
             if exists is False:

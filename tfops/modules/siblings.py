@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from tfops import gitutil
 from tfops.errors import ModuleRefError
 from tfops.modules.calls import ModuleCall
-from tfops.modules.sources import ModuleSource
+from tfops.modules.sources import ModuleSource, unsafe_url
 from tfops.repo.environments import EnvironmentsRepo
 
 
@@ -28,6 +28,13 @@ def resolve_sibling(repo: EnvironmentsRepo, call: ModuleCall) -> ModuleSource:
     for prefix, url in sorted(repo.config.modules.repos.items(), key=lambda kv: -len(kv[0])):
         key = _normalise(prefix)
         if path == key or path.startswith(key + "/"):
+            unsafe = unsafe_url(url)
+            if unsafe is not None:
+                raise ModuleRefError(
+                    f"modules.repos maps {prefix!r} to {url!r}: {unsafe}",
+                    where="tfops.yaml: modules.repos",
+                    hint="map it to a plain git URL (https://, ssh://, file://, user@host:path)",
+                )
             return replace(source, url=url, subdir=path[len(key) :].strip("/"))
 
     target = (call.file.parent / source.path).resolve()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tfops.errors import Interrupted, TfopsError
+from tfops.modules.lock import moved_tags
 from tfops.pipeline.guards import (
     plan_problem,
     signature_error,
@@ -222,6 +223,16 @@ def _plan(
     return Planned(change, run, note, targeted=bool(targets))
 
 
+def _moved_tags(session: Session, planned: Planned) -> str:
+    """A locked module tag that now names another commit: a supply-chain alarm, checked on
+    every apply — with `--no-gates` too, where the pins gate (which reports the same) did
+    not run. A stored plan carries the module code it was shown with."""
+    if planned.change.stored is not None or any(g.gate == "pins" for g in planned.run.gates):
+        return ""
+    envs = [session.repo.environments[n] for n in planned.environments]
+    return "\n".join(m.message() for m in moved_tags(session.repo, envs, session.lister))
+
+
 def _verify_approve_apply(
     session: Session,
     records: Records,
@@ -239,6 +250,10 @@ def _verify_approve_apply(
         return RootOutcome(envs, outcome, problem)
     assert run.summary is not None
     counts = {n: run.summary.environment(n).counts.phrase() for n in envs}
+    moved = _moved_tags(session, planned)
+    if moved:
+        trail.write(envs, Outcome.REFUSED, detail=moved)
+        return RootOutcome(envs, Outcome.REFUSED, moved, changes=counts)
     if not run.summary.has_changes:
         trail.write(envs, Outcome.NO_CHANGES)
         return RootOutcome(envs, Outcome.NO_CHANGES, changes=counts)

@@ -26,7 +26,7 @@ from tfops.console import Console, OutputSink
 from tfops.errors import HclSyntaxError, ModuleRefError, TerraformError, TfopsError
 from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
 from tfops.masking import Masker
-from tfops.modules.prepare import SiblingModule, prepare_root
+from tfops.modules.prepare import SiblingModule, prepare_root, refuse_unsafe_sources
 from tfops.modules.remote import RemoteLister
 from tfops.plan.model import PlanSummary, sensitive_values, summarize
 from tfops.render import Report
@@ -99,7 +99,7 @@ class Session:
     def open(cls, path: Path, console: Console, config: TfopsConfig | None = None) -> Session:
         """The repo at `path`, with `config` instead of its own tfops.yaml when given (the
         trusted configuration of a pull request run)."""
-        repo = EnvironmentsRepo(path, config)
+        repo = EnvironmentsRepo(path, config, notify=console.warn)
         console.masker = Masker(repo.config.mask)
         return cls(repo, console)
 
@@ -145,8 +145,13 @@ class Session:
 
     # ---- steps -------------------------------------------------------------------------
     def prepare(self, root: Root) -> list[SiblingModule]:
-        check_required_version(self.binary, root.path, self.repo.hcl)
         return prepare_root(self.repo, root, self.lister)
+
+    def check_version(self, root: Root) -> None:
+        """Before terraform init: the root's required_version admits this terraform. Only
+        what needs the binary's version waits for it (fmt and pins don't); the error names
+        the repo-relative file, and is this root's alone (the other roots go on)."""
+        check_required_version(self.binary, root.path, self.repo.hcl)
 
     def gates(
         self,
@@ -163,6 +168,11 @@ class Session:
         names = enabled_gates(self.config.gates, only)
         selected = tuple(n for n in environments if n in root.environments)
 
+        def ensure_init() -> None:
+            refuse_unsafe_sources(self.repo, root)  # init would hand them to git
+            self.check_version(root)
+            initialised()
+
         def context(name: str) -> GateContext:
             return GateContext(
                 repo=self.repo,
@@ -172,7 +182,7 @@ class Session:
                 console=self.console,
                 lister=self.lister,
                 fix=fix,
-                ensure_init=initialised,
+                ensure_init=ensure_init,
                 environments=selected,
             )
 
@@ -242,6 +252,10 @@ class Session:
 
             def init() -> None:
                 if not init_done:
+                    try:
+                        self.check_version(root)
+                    except TfopsError as exc:  # this root's error: the others are planned
+                        raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
                     terraform.init(backend_config=self.backend_config(root))
                     init_done.append(True)
 
@@ -279,6 +293,10 @@ class Session:
             run.seconds = time.monotonic() - started
         return run
 
+    def _planfile_path(self, run: RootRun) -> Path:
+        """A new file in this run's directory (labels like `prod/eu-west-1` have slashes)."""
+        return self.workdir() / f"{run.label.replace('/', '--')}-{uuid.uuid4().hex[:8]}.tfplan"
+
     def load_plan(
         self, root: Root, envs: list[str], planfile: bytes, plan_json: dict[str, Any]
     ) -> RootRun:
@@ -294,7 +312,7 @@ class Session:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
             return run
         self.masker.add_values(terraform.sensitive_state_values())  # apply streams them too
-        run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
+        run.planfile = self._planfile_path(run)
         run.planfile.write_bytes(planfile)
         run.planfile_sha256 = hashlib.sha256(planfile).hexdigest()
         run.plan_json = plan_json
@@ -312,7 +330,7 @@ class Session:
     ) -> None:
         """Plan to a file, read it back, and split it per environment (into `run`)."""
         root = run.root
-        run.planfile = self.workdir() / f"{run.label}-{uuid.uuid4().hex[:8]}.tfplan"
+        run.planfile = self._planfile_path(run)
         # terraform's streamed plan shows prior values it doesn't always mark sensitive
         self.masker.add_values(terraform.sensitive_state_values())
         try:

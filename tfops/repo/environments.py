@@ -1,76 +1,81 @@
-"""The environments repo: its layout, its environments, and which of them a change affects.
+"""The environments repo: its environments, their blocks, and which of them a change affects.
 
-Two layouts (DESIGN.md §1):
-- prefix: one Terraform root; `dev_*.tf` belong to dev, `prod_*.tf` to prod, unprefixed files
-  (main.tf, variables.tf, *.tfvars) are shared by every environment. One state.
-- directory: one root per environment (`envs/dev/`, `envs/prod/`), one state each.
+`model.py` holds the data (Environment, Root), `layout.py` finds the roots and
+environments (prefix or directory layout), `files.py` says which files Terraform reads,
+`merging.py` merges override files over the blocks, `affected.py` maps changed files to
+environments, `hcl.py` reads the files. This module ties them together behind
+`EnvironmentsRepo`, the one object the rest of tfops asks.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import os
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
-from tfops.config import EnvironmentConfig, TfopsConfig, load_config
-from tfops.errors import ConfigError, TfopsError
+from tfops.config import DEFAULT_PINNED_ENVIRONMENTS, EnvironmentConfig, TfopsConfig, load_config
+from tfops.errors import TfopsError
+from tfops.repo import affected as _affected
+from tfops.repo.files import (
+    OVERRIDE_FILE,
+    TF_SUFFIXES,
+    VAR_SUFFIXES,
+    WORK_DIR,
+    is_config_file,
+    is_override_file,
+    list_directory,
+    uses_tofu,
+)
 from tfops.repo.hcl import Block, HclCache
+from tfops.repo.layout import (
+    DEFAULT_ENVIRONMENT,
+    KNOWN_ENVIRONMENT_PREFIXES,
+    Layout,
+    LayoutFinder,
+)
+from tfops.repo.merging import merge_overrides
+from tfops.repo.model import Environment, Root
 
-Layout = Literal["prefix", "directory"]
+__all__ = [
+    "ADDRESSABLE_BLOCKS",
+    "DEFAULT_ENVIRONMENT",
+    "KNOWN_ENVIRONMENT_PREFIXES",
+    "OVERRIDE_FILE",
+    "SHARED",
+    "TARGETABLE_BLOCKS",
+    "TF_SUFFIXES",
+    "VAR_SUFFIXES",
+    "WORK_DIR",
+    "Environment",
+    "EnvironmentsRepo",
+    "Layout",
+    "Root",
+    "is_override_file",
+    "top_level_address",
+]
 
-# Prefixes that mean "environment" without any config. With `environments:` in tfops.yaml
-# only the configured names are environments.
-KNOWN_ENVIRONMENT_PREFIXES = (
-    "dev", "development", "test", "testing", "int", "integration", "qa", "uat", "stage",
-    "staging", "stg", "preprod", "prod", "production", "prd", "sandbox", "demo", "global",
-)  # fmt: skip
-DIRECTORY_BASES = ("envs", "environments", "env", ".")
-DEFAULT_ENVIRONMENT = "default"
 SHARED = "shared"  # the group for changes declared in shared files
-OVERRIDE_FILE = "tfops_override.tf"
-WORK_DIR = ".tfops"
-TF_SUFFIXES = (".tf", ".tf.json")
-VAR_SUFFIXES = (".tfvars", ".tfvars.json")
-_PREFIX = re.compile(r"^([a-z0-9][a-z0-9-]*)_.+")
 ADDRESSABLE_BLOCKS = ("module", "resource", "data", "output", "variable")  # Block.address
 TARGETABLE_BLOCKS = ("module", "resource", "data")
 
 
-def is_override_file(name: str) -> bool:
-    stem = name.removesuffix(".json").removesuffix(".tf")
-    return stem == "override" or stem.endswith("_override")
-
-
-@dataclass(frozen=True)
-class Environment:
-    name: str
-    root: Path  # the Terraform working directory this environment is planned in
-    files: tuple[Path, ...]  # the files that declare this environment's blocks
-    pinned: bool
-    config: EnvironmentConfig = field(compare=False)
-
-    @property
-    def apply_mode(self) -> str:
-        return self.config.apply
-
-
-@dataclass(frozen=True)
-class Root:
-    """One Terraform working directory and the environments planned in it."""
-
-    path: Path
-    environments: tuple[str, ...]
-    shared_files: tuple[Path, ...]
-
-
 class EnvironmentsRepo:
-    """An environments repo on disk. Cheap to construct; parsing happens on demand."""
+    """An environments repo on disk. Cheap to construct; parsing happens on demand.
 
-    def __init__(self, root: Path, config: TfopsConfig | None = None, hcl: HclCache | None = None):
+    `notify` receives what tfops wants the user to know but is not an error: directories
+    it could not place, and files its HCL parser had to read with the fallback reader.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        config: TfopsConfig | None = None,
+        hcl: HclCache | None = None,
+        *,
+        notify: Callable[[str], None] | None = None,
+    ):
         self.root = root.resolve()
         if not self.root.is_dir():
             raise TfopsError(f"{root} is not a directory", hint="pass the environments repo path")
@@ -79,126 +84,58 @@ class EnvironmentsRepo:
         else:
             self.config_path = None
         self.config = config
-        self.hcl = hcl or HclCache(base=self.root)
+        self.tofu = uses_tofu(config.terraform.binary)
+        self.hcl = hcl or HclCache(
+            base=self.root, terraform=config.terraform.binary or "terraform", notify=notify
+        )
         self._resolved_dirs: dict[Path, Path] = {}
-        self.layout: Layout = config.layout or self._detect_layout()
-        self.environments, self.roots = (
-            self._discover_prefix() if self.layout == "prefix" else self._discover_directories()
-        )
-
-    # ---- discovery -------------------------------------------------------------------
-    def _root_files(self, directory: Path) -> list[Path]:
-        return sorted(
-            p
-            for p in directory.iterdir()
-            if p.is_file()
-            and (p.name.endswith(TF_SUFFIXES) or p.name.endswith(VAR_SUFFIXES))
-            and not is_override_file(p.name)
-        )
-
-    def _detect_layout(self) -> Layout:
-        names = {p.name for p in self._root_files(self.root) if p.name.endswith(TF_SUFFIXES)}
-        if any(self._prefix_env(n) for n in names):
-            return "prefix"
-        if any(env.directory for env in self.config.environments.values()):
-            return "directory"
-        if self._detect_directories():
-            return "directory"
-        return "prefix"
-
-    def _prefix_env(self, filename: str) -> str | None:
-        configured = self.config.environments
-        if configured:
-            for name, env in configured.items():
-                globs = env.files or [f"{name}_*.tf", f"{name}_*.tf.json"]
-                if any(fnmatch.fnmatch(filename, g) for g in globs):
-                    return name
-            return None
-        match = _PREFIX.match(filename)
-        if match and match.group(1) in KNOWN_ENVIRONMENT_PREFIXES:
-            return match.group(1)
-        return None
-
-    def _discover_prefix(self) -> tuple[dict[str, Environment], list[Root]]:
-        files = self._root_files(self.root)
-        by_env: dict[str, list[Path]] = {}
-        shared: list[Path] = []
-        shared_globs = self.config.shared_files
-        for path in files:
-            env = self._prefix_env(path.name)
-            if env is None or (shared_globs and _matches(path.name, shared_globs)):
-                shared.append(path)
-            else:
-                by_env.setdefault(env, []).append(path)
-        for name in self.config.environments:
-            by_env.setdefault(name, [])
-        if not by_env:
-            tf_files = [p for p in files if p.name.endswith(TF_SUFFIXES)]
-            if not tf_files:
-                raise TfopsError(
-                    f"no Terraform files in {self.root}",
-                    hint="point tfops at an environments repo: files like dev_*.tf and "
-                    "prod_*.tf, or one directory per environment under envs/",
+        self._root_prefix = str(self.root).rstrip("/") + "/"
+        self._finder = LayoutFinder(self.root, config, self.hcl, tofu=self.tofu)
+        discovery = self._finder.discover()
+        self.layout: Layout = discovery.layout
+        self.warnings = discovery.warnings
+        self.environments: dict[str, Environment] = {}
+        self.roots: list[Root] = []
+        for found in discovery.roots:
+            for name, files in found.environments.items():
+                self.environments[name] = Environment(
+                    name, found.path, files, self._pinned(name), self.env_config(name)
                 )
-            by_env[DEFAULT_ENVIRONMENT] = tf_files
-        environments = {
-            name: Environment(
-                name, self.root, tuple(paths), self.config.is_pinned(name), self.config.env(name)
+            self.roots.append(
+                Root(found.path, tuple(found.environments), found.shared, found.overrides)
             )
-            for name, paths in sorted(by_env.items())
-        }
-        return environments, [Root(self.root, tuple(environments), tuple(shared))]
+        self.environments = dict(sorted(self.environments.items()))
+        self._root_of = {name: root for root in self.roots for name in root.environments}
+        for warning in self.warnings:
+            if notify is not None:
+                notify(warning)
 
-    def _detect_directories(self) -> dict[str, Path]:
-        for base in DIRECTORY_BASES:
-            base_dir = self.root / base
-            if not base_dir.is_dir():
-                continue
-            found = {
-                d.name: d
-                for d in sorted(base_dir.iterdir())
-                if d.is_dir()
-                and not d.name.startswith(".")
-                and d.name not in ("modules", WORK_DIR)
-                and any(p.suffix == ".tf" for p in d.iterdir())
-            }
-            if found:
-                return found
-        return {}
+    # ---- settings ----------------------------------------------------------------------
+    def env_config(self, name: str) -> EnvironmentConfig:
+        """An environment's settings: its own, else the nearest enclosing name's
+        (`prod` for `prod/eu-west-1`), else the defaults."""
+        parts = name.split("/")
+        for end in range(len(parts), 0, -1):
+            configured = self.config.environments.get("/".join(parts[:end]))
+            if configured is not None:
+                return configured
+        return EnvironmentConfig()
 
-    def _discover_directories(self) -> tuple[dict[str, Environment], list[Root]]:
-        configured = self.config.environments
-        if configured:
-            dirs = {}
-            for name, env in configured.items():
-                directory = self.root / (env.directory or f"envs/{name}")
-                if not directory.is_dir():
-                    raise ConfigError(
-                        f"directory {directory.relative_to(self.root)} does not exist",
-                        where=f"tfops.yaml: environments.{name}.directory",
-                        hint="create it or point `directory` at the environment's root",
-                    )
-                dirs[name] = directory
-        else:
-            dirs = self._detect_directories()
-            if not dirs:
-                raise ConfigError(
-                    "layout is `directory` but no environment directories were found",
-                    where="tfops.yaml: layout",
-                    hint="put each environment in envs/NAME/ or list them under `environments:`",
-                )
-        environments: dict[str, Environment] = {}
-        roots: list[Root] = []
-        for name, directory in sorted(dirs.items()):
-            directory = directory.resolve()
-            files = tuple(p for p in self._root_files(directory) if p.name.endswith(TF_SUFFIXES))
-            environments[name] = Environment(
-                name, directory, files, self.config.is_pinned(name), self.config.env(name)
-            )
-            roots.append(Root(directory, (name,), ()))
-        return environments, roots
+    def _pinned(self, name: str) -> bool:
+        explicit = self.env_config(name).pinned
+        if explicit is not None:
+            return explicit
+        return any(part in DEFAULT_PINNED_ENVIRONMENTS for part in name.split("/"))
 
-    # ---- queries ---------------------------------------------------------------------
+    @property
+    def config_name(self) -> str:
+        return self.config_path.name if self.config_path else "tfops.yaml"
+
+    def prefix_env(self, filename: str) -> str | None:
+        """The environment a file at a prefix root belongs to by its name."""
+        return self._finder.prefix_env(filename)
+
+    # ---- queries -----------------------------------------------------------------------
     def select(self, names: Iterable[str]) -> list[Environment]:
         """Environments by name, all of them when `names` is empty."""
         wanted = list(names)
@@ -212,9 +149,23 @@ class EnvironmentsRepo:
             [self.environments[n] for n in wanted] if wanted else list(self.environments.values())
         )
 
+    def root_of(self, env: Environment) -> Root:
+        return self._root_of[env.name]
+
     def relative(self, path: Path) -> str:
+        """Repo-relative, symlinks resolved (where the file's content lives)."""
+        resolved = str(self._resolve(path))
+        if resolved.startswith(self._root_prefix):
+            return resolved[len(self._root_prefix) :]
+        return "." if resolved == str(self.root) else str(path)
+
+    def link_relative(self, path: Path) -> str:
+        """Repo-relative as git names it: a symlink is its own path, not its target's."""
+        text = str(path)
+        if text.startswith(self._root_prefix) and "/." not in text:
+            return text[len(self._root_prefix) :]  # the common case, without path algebra
         try:
-            return self._resolve(path).relative_to(self.root).as_posix()
+            return Path(os.path.relpath(path, self.root)).as_posix()
         except ValueError:
             return str(path)
 
@@ -228,22 +179,70 @@ class EnvironmentsRepo:
         return parent / path.name
 
     def blocks(
-        self, env: Environment, types: Collection[str] | None = None
+        self,
+        env: Environment,
+        types: Collection[str] | None = None,
+        *,
+        include_shared: bool = False,
     ) -> list[tuple[Path, Block]]:
         """Every top-level block declared in the environment's own files (of `types` only:
-        files that cannot declare one are then not parsed)."""
-        parsed = self.hcl.parse_files([p for p in env.files if p.suffix == ".tf"], types)
-        return [
-            (path, block) for path in env.files if path in parsed for block in parsed[path].blocks
-        ]
+        files that cannot declare one are then not parsed), with the root's override
+        files merged in as Terraform merges them. `include_shared`: the root's shared
+        files' blocks too (a prefix root's shared module runs in every environment)."""
+        root = self.root_of(env)
+        files = list(env.files) + (list(root.shared_files) if include_shared else [])
+        config = [p for p in files if is_config_file(p.name, self.tofu)]
+        parsed = self.hcl.parse_files(config, types)
+        blocks = [(path, block) for path in config for block in parsed[path].blocks]
+        if not root.override_files:
+            return blocks
+        overrides = self.hcl.parse_files(root.override_files, types)
+        return merge_overrides(
+            blocks, [(p, b) for p in root.override_files for b in overrides[p].blocks]
+        )
+
+    def directory_blocks(
+        self, directory: Path, types: Collection[str] | None = None
+    ) -> list[tuple[Path, Block]]:
+        """The blocks of a module directory (not an environment's root): its files', with
+        its own override files merged in."""
+        files = list_directory(directory, tofu=self.tofu)
+        parsed = self.hcl.parse_files(files.config + files.overrides, types)
+        blocks = [(p, b) for p in files.config for b in parsed[p].blocks]
+        overrides = [(p, b) for p in files.overrides for b in parsed[p].blocks]
+        return merge_overrides(blocks, overrides) if overrides else blocks
+
+    def override_owners(self, root: Root) -> dict[Path, set[str]]:
+        """Each override file of a root → the environments whose blocks it overrides (all of
+        the root's when it matches none of them, e.g. it does not parse yet)."""
+        if not root.override_files:
+            return {}
+        owner_of: dict[tuple[str, tuple[str, ...]], str] = {}
+        for name in root.environments:
+            env = self.environments[name]
+            config = [p for p in env.files if is_config_file(p.name, self.tofu)]
+            for parsed in self.hcl.headers(config).values():
+                for block in parsed.blocks:
+                    owner_of[block.key] = name
+        out: dict[Path, set[str]] = {}
+        for path in root.override_files:
+            try:
+                keys = {b.key for b in self.hcl.headers([path])[path].blocks}
+            except TfopsError:
+                keys = set()
+            owners = {owner_of[k] for k in keys if k in owner_of}
+            out[path] = owners or set(root.environments)
+        return out
 
     @cached_property
     def _address_owner(self) -> dict[str, str]:
         owner: dict[str, str] = {}
         for env in self.environments.values():
-            for _, block in self.blocks(env, ADDRESSABLE_BLOCKS):
-                if block.address:
-                    owner[block.address] = env.name
+            config = [p for p in env.files if is_config_file(p.name, self.tofu)]
+            for parsed in self.hcl.headers(config, ADDRESSABLE_BLOCKS).values():
+                for block in parsed.blocks:
+                    if block.address:
+                        owner[block.address] = env.name
         return owner
 
     def environment_of_address(self, address: str, root: Root) -> str:
@@ -254,75 +253,22 @@ class EnvironmentsRepo:
 
     def target_addresses(self, env: Environment) -> list[str]:
         """-target addresses for applying one environment of a shared root alone."""
+        config = [p for p in env.files if is_config_file(p.name, self.tofu)]
+        parsed = self.hcl.headers(config, TARGETABLE_BLOCKS)
         return [
             block.address
-            for _, block in self.blocks(env, TARGETABLE_BLOCKS)
+            for path in config
+            for block in parsed[path].blocks
             if block.address and block.type in TARGETABLE_BLOCKS
         ]
 
     def local_module_dirs(self, env: Environment) -> list[Path]:
-        """Directories inside this repo that the environment's local modules load from."""
-        dirs = []
-        for path, block in self.blocks(env, ("module",)):
-            source = block.attr("source") if block.type == "module" else None
-            if isinstance(source, str) and source.startswith(("./", "../")) and "?" not in source:
-                target = (path.parent / source).resolve()
-                if target.is_relative_to(self.root):
-                    dirs.append(target)
-        return dirs
+        """Directories inside this repo the environment loads modules from, transitively."""
+        return [directory for directory, _ in _affected.ModuleGraph(self).module_dirs(env)]
 
     def affected_environments(self, changed: Iterable[str]) -> list[str]:
-        """Environments a list of changed files (relative to the repo root) affects.
-
-        Shared files affect every environment; so does tfops.yaml. A file inside a local
-        module directory affects the environments that use that module; the module lock
-        file, the pinned environments.
-        """
-        affected: set[str] = set()
-        everything = set(self.environments)
-        shared_names = {self.relative(p) for root in self.roots for p in root.shared_files}
-        env_files = {self.relative(p): e.name for e in self.environments.values() for p in e.files}
-        env_dirs = {
-            e.name: self.relative(e.root)
-            for e in self.environments.values()
-            if self.layout == "directory"
-        }
-        module_dirs = {
-            e.name: [self.relative(d) for d in self.local_module_dirs(e)]
-            for e in self.environments.values()
-        }
-        shared_globs = self.config.shared_files or []
-        for raw in changed:
-            name = raw.replace("\\", "/").removeprefix("./")
-            base = name.rsplit("/", 1)[-1]
-            if name in env_files:
-                affected.add(env_files[name])
-            elif name == self.config.modules.lock_file:  # the pins of pinned environments
-                affected.update(e.name for e in self.environments.values() if e.pinned)
-            elif (
-                name in shared_names
-                or (base == ".terraform.lock.hcl" and "/" not in name)
-                or name == (self.config_path.name if self.config_path else "tfops.yaml")
-            ) or (self.layout == "directory" and shared_globs and _matches(name, shared_globs)):
-                return sorted(everything)
-            elif (
-                self.layout == "prefix"
-                and "/" not in name
-                and base.endswith(TF_SUFFIXES + VAR_SUFFIXES)
-                and not is_override_file(base)
-            ):
-                # a new or deleted file at the root: attribute it by its name
-                env = self._prefix_env(base)
-                if env is None:
-                    return sorted(everything)
-                affected.add(env)
-            for env_name, directory in env_dirs.items():
-                if name.startswith(directory + "/"):
-                    affected.add(env_name)
-            for env_name, dirs in module_dirs.items():
-                if any(name.startswith(d + "/") for d in dirs):
-                    affected.add(env_name)
-        return sorted(affected & everything)
+        """Environments a list of changed files (relative to the repo root) affects."""
+        return _affected.affected_environments(self, changed)
 
     def changed_files_since(self, ref: str) -> list[str]:
         """Files changed between the merge base with `ref` and the working tree."""
@@ -378,7 +324,3 @@ _MODULE_NAME = re.compile(r'module\.([^."\[\]]+)(?=[.\[]|\Z)')
 
 def _strip_index(part: str) -> str:
     return part.split("[", 1)[0]
-
-
-def _matches(name: str, globs: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatch(name, g) for g in globs)

@@ -116,13 +116,14 @@ def _binary_key(path: str) -> str | None:
 
 def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -> None:
     """Fail early, naming file and line, when the root's required_version excludes this binary."""
-    files = sorted(p for p in root.glob("*.tf"))
-    for path, parsed in hcl.parse_files(files).items():
+    files = sorted(p for p in root.iterdir() if p.name.endswith((".tf", ".tf.json")))
+    for path, parsed in hcl.parse_files(files, ("terraform",)).items():
         for block in parsed.of_type("terraform"):
             constraint = block.attr("required_version")
             if not isinstance(constraint, str):
                 continue
-            where = f"{path.name}:{block.attr_lines.get('required_version', block.line)}"
+            line = block.attr_lines.get("required_version", block.line)
+            where = f"{hcl.display(path) if hcl.base is not None else path.name}:{line}"
             try:
                 ok = satisfies(binary.version, constraint)
             except ValueError as exc:
