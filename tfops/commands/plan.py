@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -12,6 +13,7 @@ from tfops.console import Console
 from tfops.errors import ExitCode
 from tfops.pipeline.session import RootRun, Session, merged_summary
 from tfops.render import Report
+from tfops.render.as_json import dumps
 from tfops.render.markdown import render_markdown
 from tfops.render.text import TextRenderer
 
@@ -26,15 +28,22 @@ def report_for(session: Session, runs: list[RootRun], envs: list[str]) -> Report
 
 
 def write_report(
-    report: Report, output_format: str, out: TextIO, *, color: bool, masker: object
+    report: Report,
+    output_format: str,
+    out: TextIO,
+    *,
+    color: bool,
+    masker: Callable[[str], str],
 ) -> None:
+    """The report in `output_format`, masked: JSON and Markdown mask each value before they
+    escape it, then the whole text is masked once more."""
     if output_format == "json":
-        text = json.dumps(report.to_dict(), indent=2) + "\n"
+        text = dumps(report.to_dict(), masker)
     elif output_format == "markdown":
-        text = render_markdown(report)
+        text = render_markdown(report, mask=masker)
     else:
         text = TextRenderer(color=color).render(report)
-    out.write(masker(text))  # type: ignore[operator]
+    out.write(masker(text))
     out.flush()
 
 
