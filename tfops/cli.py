@@ -196,6 +196,7 @@ for _name, _target in {
     "modules": "tfops.commands.modules:modules_command",
     "plans": "tfops.commands.plans:plans_command",
     "promote": "tfops.commands.promote:promote_command",
+    "show": "tfops.commands.show:show_command",
     "unlock": "tfops.commands.unlock:unlock_command",
     "watch": "tfops.commands.watch:watch_command",
 }.items():

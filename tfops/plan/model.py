@@ -68,9 +68,9 @@ DEFERRED_REASONS = {
 }
 ERRORED = (
     "Terraform could not finish this plan (its JSON says `errored`): what it shows is only "
-    "what Terraform planned before the error, and it can't be applied. Terraform's own "
-    "output has the error."
+    "what Terraform planned before the error, and it can't be applied."
 )
+ERRORED_HERE = "Terraform stopped with an error part-way through planning; its own output has it."
 
 
 @dataclass(slots=True)  # a big plan has ~100,000 of these
@@ -97,6 +97,9 @@ class ResourceChange:
     deferred: str | None = None  # why Terraform deferred it
     mode: str = "managed"
 
+    def as_dict(self, drift: bool = False) -> dict[str, Any]:
+        return {**asdict(self), "notes": self.notes(drift)}
+
     def notes(self, drift: bool = False) -> list[str]:
         """What Terraform says beside the address: moved, imported, not destroyed, why."""
         out = []
@@ -112,7 +115,7 @@ class ResourceChange:
             out.append("replaced; the old object is not destroyed, only no longer managed")
         elif drift and self.action == "delete":
             out.append("deleted outside Terraform")
-        if self.reason in REASONS:
+        if self.reason in REASONS and self.action not in ("forget", "create-forget"):
             out.append(REASONS[self.reason])
         if self.deferred:
             out.append("deferred: " + DEFERRED_REASONS.get(self.deferred, "for a reason not given"))
@@ -142,6 +145,9 @@ class ActionInvocation:
     event: str | None = None
     config: list[AttributeChange] = field(default_factory=list)
     deferred: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "notes": self.notes()}
 
     def notes(self) -> list[str]:
         out = []
@@ -212,7 +218,7 @@ class Counts:
                 (self.replace, "replaced"),
                 (self.import_, "imported"),
                 (self.move, "moved"),
-                (self.forget, "forgotten (not destroyed)"),
+                (self.forget, "no longer managed"),
                 (self.actions, "action to invoke" if self.actions == 1 else "actions to invoke"),
             )
             if n
@@ -356,11 +362,11 @@ class PlanSummary:
                     "has_changes": env.has_changes,
                     "summary": env.headline(),
                     "counts": env.counts.as_dict(),
-                    "changes": [asdict(c) for c in env.changes],
+                    "changes": [c.as_dict() for c in env.changes],
                     "outputs": [asdict(o) for o in env.outputs],
-                    "drift": [asdict(d) for d in env.drift],
-                    "deferred": [asdict(d) for d in env.deferred],
-                    "actions": [asdict(a) for a in env.actions],
+                    "drift": [d.as_dict(drift=True) for d in env.drift],
+                    "deferred": [d.as_dict() for d in env.deferred],
+                    "actions": [a.as_dict() for a in env.actions],
                     "error": env.error,
                 }
                 for name, env in self.environments.items()
@@ -410,7 +416,7 @@ def summarize(
         summary.environment(change_.environment).outputs.append(change_)
     if plan_read.errored:
         for env in summary.environments.values():
-            env.error = env.error or ERRORED
+            env.error = env.error or ERRORED_HERE
     return summary
 
 

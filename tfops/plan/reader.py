@@ -126,6 +126,12 @@ def load_plan(text: str | bytes) -> dict[str, Any]:
     full = json.loads(text)
     if not isinstance(full, dict):
         raise ValueError("a plan's JSON is an object")
+    return keep(full)
+
+
+def keep(full: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a parsed plan JSON tfops reads (KEPT_KEYS, and which outputs are
+    sensitive); prior state, configuration and planned values hold secrets in clear."""
     plan = {key: full[key] for key in KEPT_KEYS if key in full}
     outputs = (full.get("planned_values") or {}).get("outputs")
     if isinstance(outputs, dict) and outputs:  # only which outputs are sensitive
@@ -149,11 +155,19 @@ def read(plan: Any, source: str = "the plan JSON") -> Plan:
         raise PlanJsonError(
             f"the plan is {_kind(plan)}, not a JSON object", where=source, hint=HINT
         )
+    version = str(plan.get("format_version") or "")
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 2:
+        raise PlanJsonError(
+            f"plan JSON format {version} is newer than tfops understands (0.x and 1.x)",
+            where=source,
+            hint="upgrade tfops, or make the plan with a Terraform whose `show -json` "
+            "writes format 1.x",
+        )
     resource_changes = _list(plan, "resource_changes", source)
     drift = _list(plan, "resource_drift", source)
     result = Plan(
         source=source,
-        format_version=str(plan.get("format_version") or ""),
+        format_version=version,
         terraform_version=str(plan.get("terraform_version") or ""),
         errored=plan.get("errored") is True,
         complete=plan.get("complete") is not False,

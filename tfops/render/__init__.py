@@ -88,8 +88,14 @@ def shown(text: str) -> str:
 
 
 def slack_escape(text: str) -> str:
-    """Slack mrkdwn: `&`, `<` and `>` are control characters (links, `<!channel>`)."""
-    return shown(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack mrkdwn: `&`, `<` and `>` are control characters (links, `<!channel>`).
+    Line breaks are kept; what else doesn't print is escaped."""
+    return (
+        "\n".join(shown(line) for line in text.split("\n"))
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
 
 
 def slack_code(text: str) -> str:

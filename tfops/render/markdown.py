@@ -149,18 +149,17 @@ def _count(n: int, noun: str) -> str:
 def escape(text: object) -> str:
     """Escape text for a Markdown table cell or line (not for code blocks)."""
     return (
-        shown(str(text))
+        shown(str(text).replace("\n", " "))
         .replace("\\", "\\\\")
         .replace("|", "\\|")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
-        .replace("\n", " ")
     )
 
 
 def inline_code(text: str) -> str:
     """`text` as inline code that its own backticks can't end (CommonMark code spans)."""
-    text = shown(text).replace("\n", " ")
+    text = shown(text.replace("\n", " "))
     longest = max((len(run) for run in _BACKTICK_RUNS.findall(text)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
