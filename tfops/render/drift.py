@@ -147,7 +147,37 @@ class DriftReport:
         return dumps(self.to_dict(), mask)
 
     def text(self, *, color: bool = False) -> str:
-        return drift_text(self, color=color)
+        painter = TextRenderer(color=color)
+        head = f"tfops drift · {self.repo}"
+        if self.commit:
+            head += f" @ {self.commit[:12]}"
+        if self.terraform_version:
+            head += f" · terraform {self.terraform_version}"
+        out = [painter.bold(head)]
+        out += [f"note: {note}" for note in self.notes]
+        for env in self.environments.values():
+            out.append(painter.bold(f"{env.name}: {_status_text(env)}"))
+            if env.error:
+                out += [f"  {line}" for line in env.error.splitlines()]
+            if env.outside:
+                out.append("  Changed outside Terraform:")
+                for change in env.outside:
+                    out += painter.change(change, indent="  ", drift=True)
+            plan = env.plan
+            if plan is not None and plan.has_changes:
+                out.append(f"  To match the repo, Terraform would ({plan.counts.phrase()}):")
+                for change in plan.changes:
+                    out += painter.change(change, indent="  ")
+                for action in plan.actions:
+                    out += painter.action(action, indent="  ")
+                out += painter.outputs(plan.outputs, indent="    ")
+            if plan is not None and plan.deferred:
+                out.append("  Deferred to a later plan:")
+                for change in plan.deferred:
+                    out += painter.change(change, indent="  ")
+            if env.heal_detail:
+                out += [f"  {line}" for line in env.heal_detail.splitlines()]
+        return "\n".join(out) + "\n"
 
     def markdown(
         self,
@@ -158,97 +188,49 @@ class DriftReport:
         limit: int = COMMENT_BUDGET.limit,
         mask: Callable[[str], str] = _identity,
     ) -> str:
-        return drift_markdown(self, names, marker=marker, footer=footer, limit=limit, mask=mask)
+        """Markdown of some environments (all by default), cut to fit `limit` characters:
+        attribute lines go first, then resources, never the summary. `mask` masks each
+        value before Markdown escapes it."""
+        from tfops.render.markdown import render_template
+
+        envs = [
+            self.environments[n] for n in (names or self.environments) if n in self.environments
+        ]
+
+        def render(max_resources: int | None) -> str:
+            return render_template(
+                "drift.md.j2",
+                report=self,
+                environments=envs,
+                marker=marker,
+                footer=footer,
+                max_resources=max_resources,
+                mask=mask,
+            )
+
+        text = render(None)
+        cap = max((len(e.outside) + len(e.changes) for e in envs), default=0)
+        while COMMENT_BUDGET.measure(text) > limit and cap > 0:
+            cap //= 2
+            text = render(cap)
+        return text
 
     def slack(self, mask: Callable[[str], str] = _identity) -> str:
-        return drift_slack(self, mask)
+        """Slack incoming-webhook text (mrkdwn) for the drifted or failed environments.
+        `mask` masks each value before it is escaped for Slack; the text stays under
+        Slack's cap."""
+        from tfops.render.markdown import render_template
 
-
-def drift_text(report: DriftReport, *, color: bool = False) -> str:
-    painter = TextRenderer(color=color)
-    head = f"tfops drift · {report.repo}"
-    if report.commit:
-        head += f" @ {report.commit[:12]}"
-    if report.terraform_version:
-        head += f" · terraform {report.terraform_version}"
-    out = [painter.bold(head)]
-    out += [f"note: {note}" for note in report.notes]
-    for env in report.environments.values():
-        out.append(painter.bold(f"{env.name}: {_status_text(env)}"))
-        if env.error:
-            out += [f"  {line}" for line in env.error.splitlines()]
-        if env.outside:
-            out.append("  Changed outside Terraform:")
-            for change in env.outside:
-                out += painter.change(change, indent="  ", drift=True)
-        plan = env.plan
-        if plan is not None and plan.has_changes:
-            out.append(f"  To match the repo, Terraform would ({plan.counts.phrase()}):")
-            for change in plan.changes:
-                out += painter.change(change, indent="  ")
-            for action in plan.actions:
-                out += painter.action(action, indent="  ")
-            out += painter.outputs(plan.outputs, indent="    ")
-        if plan is not None and plan.deferred:
-            out.append("  Deferred to a later plan:")
-            for change in plan.deferred:
-                out += painter.change(change, indent="  ")
-        if env.heal_detail:
-            out += [f"  {line}" for line in env.heal_detail.splitlines()]
-    return "\n".join(out) + "\n"
-
-
-def drift_markdown(
-    report: DriftReport,
-    names: list[str] | None = None,
-    *,
-    marker: str | None = None,
-    footer: str | None = None,
-    limit: int = COMMENT_BUDGET.limit,
-    mask: Callable[[str], str] = _identity,
-) -> str:
-    """Markdown of some environments (all by default), cut to fit `limit` characters:
-    attribute lines go first, then resources, never the summary."""
-    from tfops.render.markdown import render_template
-
-    envs = [
-        report.environments[n] for n in (names or report.environments) if n in report.environments
-    ]
-
-    def render(max_resources: int | None) -> str:
-        return render_template(
-            "drift.md.j2",
-            report=report,
-            environments=envs,
-            marker=marker,
-            footer=footer,
-            max_resources=max_resources,
+        text = render_template(
+            "drift.slack.j2",
+            report=self,
+            environments=[e for e in self.environments.values() if e.drifted or e.error],
+            max_resources=SLACK_RESOURCES,
             mask=mask,
         )
-
-    text = render(None)
-    cap = max((len(e.outside) + len(e.changes) for e in envs), default=0)
-    while COMMENT_BUDGET.measure(text) > limit and cap > 0:
-        cap //= 2
-        text = render(cap)
-    return text
-
-
-def drift_slack(report: DriftReport, mask: Callable[[str], str] = _identity) -> str:
-    """Slack incoming-webhook text (mrkdwn) for the drifted or failed environments. Every
-    value is masked before it is escaped for Slack, and the text stays under Slack's cap."""
-    from tfops.render.markdown import render_template
-
-    text = render_template(
-        "drift.slack.j2",
-        report=report,
-        environments=[e for e in report.environments.values() if e.drifted or e.error],
-        max_resources=SLACK_RESOURCES,
-        mask=mask,
-    )
-    if len(text) > SLACK_TEXT_LIMIT:
-        text = text[: SLACK_TEXT_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (cut to fit Slack)\n"
-    return text
+        if len(text) > SLACK_TEXT_LIMIT:
+            text = text[: SLACK_TEXT_LIMIT - 40].rsplit("\n", 1)[0] + "\n… (cut to fit Slack)\n"
+        return text
 
 
 def _status_text(env: EnvironmentDrift) -> str:

@@ -48,26 +48,19 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
 
-    @jinja2.pass_context
-    def md(context: Any, text: object) -> str:
-        return escape(context.get("mask", _identity)(str(text)))
+    def masked(escaper: Callable[[str], str]) -> Callable[[Any, object], str]:
+        """A filter that masks with the render's `mask`, then escapes."""
 
-    @jinja2.pass_context
-    def code(context: Any, text: object) -> str:
-        return inline_code(context.get("mask", _identity)(str(text)))
+        @jinja2.pass_context
+        def apply(context: Any, text: object) -> str:
+            return escaper(context.get("mask", _identity)(str(text)))
 
-    @jinja2.pass_context
-    def slack(context: Any, text: object) -> str:
-        return slack_escape(context.get("mask", _identity)(str(text)))
+        return apply
 
-    @jinja2.pass_context
-    def slack_inline(context: Any, text: object) -> str:
-        return slack_code(context.get("mask", _identity)(str(text)))
-
-    env.filters["md"] = md
-    env.filters["code"] = code
-    env.filters["slack"] = slack
-    env.filters["slack_code"] = slack_inline
+    env.filters["md"] = masked(escape)
+    env.filters["code"] = masked(inline_code)
+    env.filters["slack"] = masked(slack_escape)
+    env.filters["slack_code"] = masked(slack_code)
     env.filters["fence"] = fence
     env.globals["diff_lines"] = diff_lines
     env.globals["count_columns"] = count_columns
@@ -121,9 +114,9 @@ def env_sections(env: EnvironmentPlan) -> list[tuple[str, str, str, bool]]:
     out = []
     if env.changes or env.outputs or env.actions:
         counted = [
-            _count(len(env.changes), "resource change"),
-            *([_count(len(env.actions), "action")] if env.actions else []),
-            *([_count(len(env.outputs), "output change")] if env.outputs else []),
+            f"{len(env.changes)} resource change(s)",
+            *([f"{len(env.actions)} action(s)"] if env.actions else []),
+            *([f"{len(env.outputs)} output change(s)"] if env.outputs else []),
         ]
         title = (
             f"Planned before the error: {', '.join(counted)}"
