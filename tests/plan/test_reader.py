@@ -47,7 +47,7 @@ from tfops.plan.reader import PlanJsonError, read
 )
 def test_a_plan_not_shaped_like_terraforms_is_a_clear_error(plan: str, says: str) -> None:
     for reader in (
-        lambda p: read(p, "bad.json"),
+        lambda p: list(read(p, "bad.json").changes()),
         lambda p: summarize(p, lambda _: "dev", source="bad.json"),
     ):
         with pytest.raises(PlanJsonError) as raised:

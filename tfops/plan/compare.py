@@ -105,7 +105,7 @@ def changes(
     """The changes a plan JSON would apply, for the addresses `include` accepts."""
     plan_read = read(plan)
     out: list[Change] = []
-    for entry in plan_read.changes:
+    for entry in plan_read.changes():
         if entry.mode != "managed" or not include(entry.address):
             continue
         values, sensitive = _attribute_values(entry)

@@ -394,7 +394,7 @@ def summarize(
     )
     for name in environments or []:
         summary.environment(name)
-    for entry in plan_read.changes:
+    for entry in plan_read.changes():
         change = _resource_change(entry, environment_of, teller)
         env = summary.environment(change.environment)
         env.changes.append(change)

@@ -19,11 +19,13 @@ Terraform writes it is a `PlanJsonError` naming the field, never a traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from tfops.errors import TfopsError
+from tfops.plan.values import escape_unprintable, has_true
 
 # The parts of `terraform show -json` tfops reads. The rest (prior_state, configuration,
 # planned_values.root_module, variables) is most of a big plan's size and holds values in
@@ -111,7 +113,7 @@ class Plan:
     source: str  # names the plan in errors: a file, or "the plan of dev"
     format_version: str
     terraform_version: str
-    changes: list[Entry] = field(default_factory=list)  # only those Terraform lists
+    resource_changes: list[Any] = field(default_factory=list, repr=False)  # as in the JSON
     drift: list[Entry] = field(default_factory=list)
     deferred: list[Entry] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)  # only those that change
@@ -119,6 +121,15 @@ class Plan:
     errored: bool = False  # Terraform failed part-way; the changes are what it got to
     complete: bool = True  # false: deferred changes, -target, or errored
     refresh_only: bool = False
+
+    def changes(self) -> Iterator[Entry]:
+        """The resource changes Terraform lists, read one at a time as they are asked for
+        (a big plan has ~10,000: kept all at once they only make work for the GC)."""
+        source = self.source
+        for index, raw in enumerate(self.resource_changes):
+            entry = _entry(raw, ("resource_changes", index), source)
+            if listed(entry):
+                yield entry
 
 
 def load_plan(text: str | bytes) -> dict[str, Any]:
@@ -150,7 +161,8 @@ def action_of(actions: list[str]) -> str:
 
 
 def read(plan: Any, source: str = "the plan JSON") -> Plan:
-    """Read a plan JSON (as parsed, or as `load_plan` kept it). Raises PlanJsonError."""
+    """Read a plan JSON (as parsed, or as `load_plan` kept it). Raises PlanJsonError: here
+    for everything but the resource changes, which `Plan.changes` reads as it goes."""
     if not isinstance(plan, Mapping):
         raise PlanJsonError(
             f"the plan is {_kind(plan)}, not a JSON object", where=source, hint=HINT
@@ -174,13 +186,10 @@ def read(plan: Any, source: str = "the plan JSON") -> Plan:
         # Only refresh-only plans have drift but no `resource_changes` at all: a normal plan
         # lists every resource, unchanged ones as no-op.
         refresh_only="resource_changes" not in plan and bool(drift),
+        resource_changes=resource_changes,
     )
-    for index, raw in enumerate(resource_changes):
-        entry = _entry(raw, f"resource_changes[{index}]", source)
-        if listed(entry):
-            result.changes.append(entry)
     for index, raw in enumerate(drift):
-        entry = _entry(raw, f"resource_drift[{index}]", source)
+        entry = _entry(raw, ("resource_drift", index), source)
         if entry.action != "no-op" or (result.refresh_only and entry.moved_from):
             result.drift.append(entry)
     for index, raw in enumerate(_list(plan, "deferred_changes", source)):
@@ -210,50 +219,68 @@ def listed(entry: Entry) -> bool:
     return not (entry.action == "delete" and entry.mode != "managed")
 
 
-def _entry(raw: Any, where: str, source: str) -> Entry:
-    item = _object(raw, where, source)
-    address = item.get("address")
-    if not isinstance(address, str) or not address:
+def _entry(raw: Any, where: str | tuple[str, int], source: str) -> Entry:
+    """One resource instance; `where` names it in errors: `deferred_changes[0]`, or
+    ("resource_changes", 3) for `resource_changes[3]` (only made into text for an error:
+    a big plan has thousands)."""
+    if raw.__class__ is not dict:
         raise PlanJsonError(
-            f"`{where}.address` is {_kind(address)}, not a resource address",
+            f"`{_where(where)}` is {_kind(raw)}, not an object", where=source, hint=HINT
+        )
+    item: dict[str, Any] = raw
+    address = item.get("address")
+    if address.__class__ is not str or not address:
+        raise PlanJsonError(
+            f"`{_where(where)}.address` is {_kind(address)}, not a resource address",
             where=source,
             hint=HINT,
         )
     change = item.get("change")
     if change is None:
         change = {}
-    elif not isinstance(change, dict):
+    elif change.__class__ is not dict:
         raise PlanJsonError(
-            f"`{where}.change` ({address}) is {_kind(change)}, not an object",
+            f"`{_where(where)}.change` ({address}) is {_kind(change)}, not an object",
             where=source,
             hint=HINT,
         )
     actions = change.get("actions") or ["no-op"]
-    if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
-        raise PlanJsonError(
-            f"`{where}.change.actions` ({address}) is {_kind(actions)}, not a list of strings",
-            where=source,
-            hint=HINT,
-        )
-    action = ACTION_NAMES.get(tuple(actions)) or "-".join(actions)
+    try:
+        action = ACTION_NAMES.get(tuple(actions)) if actions.__class__ is list else None
+    except TypeError:  # something unhashable in the list
+        action = None
+    if action is None:  # not one Terraform writes today: a list of strings still reads
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            raise PlanJsonError(
+                f"`{_where(where)}.change.actions` ({address}) is {_kind(actions)}, "
+                "not a list of strings",
+                where=source,
+                hint=HINT,
+            )
+        action = "-".join(actions)
     previous = item.get("previous_address")
     importing = change.get("importing")
+    mode = item.get("mode")
+    kind = item.get("type")
+    reason = item.get("action_reason")
     deposed = item.get("deposed")
     return Entry(
-        address=address,
-        mode=str(item.get("mode") or "managed"),
-        type=str(item.get("type") or ""),
-        action=action,
-        change=change,
-        module_address=_text(item.get("module_address")),
-        moved_from=previous
-        if isinstance(previous, str) and previous not in ("", address)
-        else None,
-        importing=importing is not None and importing is not False,
-        import_id=_text(importing.get("id")) if isinstance(importing, dict) else None,
-        reason=_text(item.get("action_reason")),
-        deposed=_text(deposed) if deposed else None,
+        address,
+        mode if mode.__class__ is str and mode else "managed",
+        kind if kind.__class__ is str else "",
+        action,
+        change,
+        _text(item.get("module_address")),
+        previous if previous.__class__ is str and previous not in ("", address) else None,
+        importing is not None and importing is not False,
+        _text(importing.get("id")) if importing.__class__ is dict else None,
+        reason if reason.__class__ is str and reason else None,
+        _text(deposed) if deposed else None,
     )
+
+
+def _where(where: str | tuple[str, int]) -> str:
+    return where if isinstance(where, str) else f"{where[0]}[{where[1]}]"
 
 
 def _outputs(plan: Mapping[str, Any], source: str) -> list[Output]:
@@ -394,7 +421,16 @@ def _walk(
     """One level of `walk_attributes`: lists arrive as dicts of their indexes."""
     if not isinstance(unknown, dict):
         unknown = {}
-    for key in _sorted({*before, *after, *unknown} if unknown else {*before, *after}):
+    # the markers of this level, looked up without a call per key
+    old_all, new_all = before_sensitive is True, after_sensitive is True
+    old_marks = before_sensitive if isinstance(before_sensitive, dict) else None
+    new_marks = after_sensitive if isinstance(after_sensitive, dict) else None
+    keys = {*before, *after, *unknown} if unknown else {*before, *after}
+    try:
+        ordered = sorted(keys)
+    except TypeError:  # list indexes and object keys mixed: a malformed marker
+        ordered = sorted(keys, key=str)
+    for key in ordered:
         old, new, is_unknown = before.get(key, MISSING), after.get(key, MISSING), unknown.get(key)
         if create:
             if not full and (new is None or new is MISSING or is_unknown is True):
@@ -409,12 +445,18 @@ def _walk(
             and not (is_unknown and has_true(is_unknown))
         ):
             continue  # unchanged
-        name = _name(prefix, key)
-        old_marker = _marker(before_sensitive, key)
-        new_marker = _marker(after_sensitive, key)
+        if key.__class__ is not str:
+            name = _name(prefix, key)
+        elif prefix:
+            name = prefix + _nested(key)
+        else:  # a top-level attribute: its name as the provider's schema spells it
+            name = key if key.isprintable() else escape_unprintable(key)
+        old_marker = old_all or (old_marks.get(key, False) if old_marks else False)
+        new_marker = new_all or (new_marks.get(key, False) if new_marks else False)
         here = inherited or (name in forced if forced else False)
         if (
             depth > 0
+            and (old.__class__ in _CONTAINERS or new.__class__ in _CONTAINERS)
             and is_unknown is not True
             and (full or (old_marker is not True and new_marker is not True))
             and _walkable(old, new, full)
@@ -446,6 +488,9 @@ def _walk(
         )
 
 
+_CONTAINERS = (dict, list)
+
+
 def _walkable(old: Any, new: Any, full: bool) -> bool:
     if isinstance(old, dict) and isinstance(new, dict):
         return True
@@ -456,13 +501,6 @@ def _walkable(old: Any, new: Any, full: bool) -> bool:
             (new is None or new is MISSING) and isinstance(old, dict | list) and bool(old)
         )
     return False
-
-
-def _sorted(keys: set[Any]) -> list[Any]:
-    try:
-        return sorted(keys)
-    except TypeError:  # list indexes and object keys mixed: a malformed marker
-        return sorted(keys, key=str)
 
 
 def _indexed(value: Any) -> dict[Any, Any]:
@@ -478,14 +516,6 @@ def _indexed_marker(marker: Any) -> Any:
     return dict(enumerate(marker)) if isinstance(marker, list) else marker
 
 
-def _marker(marker: Any, key: Any) -> Any:
-    if marker is True:
-        return True
-    if isinstance(marker, dict):
-        return marker.get(key, False)
-    return False
-
-
 def _container(value: Any) -> Any:
     return value if isinstance(value, dict) else {}
 
@@ -495,9 +525,17 @@ def _name(prefix: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"
     key = str(key)
+    if prefix:
+        return prefix + _nested(key)
+    return key if key.isprintable() else escape_unprintable(key)
+
+
+@lru_cache(maxsize=4096)  # a plan's attribute names repeat in every resource
+def _nested(key: str) -> str:
+    """A key's part in a nested name: `.memory`, or `["kubernetes.io/role"]`."""
     if key and key.replace("_", "").replace("-", "").isalnum() and not key[0].isdigit():
-        return f"{prefix}.{key}" if prefix else key
-    return f"{prefix}[{json.dumps(key, ensure_ascii=False)}]" if prefix else key
+        return f".{key}"
+    return f"[{escape_unprintable(json.dumps(key, ensure_ascii=False))}]"
 
 
 def _replace_names(paths: list[Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -515,19 +553,6 @@ def _replace_names(paths: list[Any]) -> tuple[frozenset[str], frozenset[str]]:
             name = _name(name, step if index else str(step))
         forced.add(name)
     return frozenset(forced), frozenset(holds)
-
-
-def has_true(marker: Any) -> bool:
-    """Whether a marker (after_unknown, *_sensitive) is true anywhere inside."""
-    if marker is True:
-        return True
-    if not marker:  # False, {}, []: most markers, so answered without a generator
-        return False
-    if isinstance(marker, dict):
-        return any(v is True or (v and has_true(v)) for v in marker.values())
-    if isinstance(marker, list):
-        return any(v is True or (v and has_true(v)) for v in marker)
-    return False
 
 
 # ---- sensitive values ------------------------------------------------------------------

@@ -45,13 +45,15 @@ class Teller:
             return SENSITIVE
         if unknown is True:
             return UNKNOWN
-        if unknown or sensitive:
+        if (unknown and has_true(unknown)) or (sensitive and has_true(sensitive)):
             text = _compose(value, unknown, sensitive)
         elif value is None:
             return "null"
         else:
             text = _ENCODER.encode(value)
-        if "\\" in text or not text.isprintable():
+        # JSON escaped something (a backslash), or left something that doesn't print: DEL
+        # among ASCII, anything among the rest. Checked cheaply: most values are neither.
+        if "\\" in text or ("\x7f" in text if text.isascii() else not text.isprintable()):
             text = self._escaped_secrets()(escape_unprintable(text))
         if len(text) > self._limit:
             text = self._every_secret()(text)
@@ -90,6 +92,19 @@ def escape_unprintable(text: str) -> str:
     return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
 
 
+def has_true(marker: Any) -> bool:
+    """Whether a marker (after_unknown, *_sensitive) is true anywhere inside."""
+    if marker is True:
+        return True
+    if not marker:  # False, {}, []: most markers, so answered without a generator
+        return False
+    if isinstance(marker, dict):
+        return any(v is True or (v and has_true(v)) for v in marker.values())
+    if isinstance(marker, list):
+        return any(v is True or (v and has_true(v)) for v in marker)
+    return False
+
+
 def _escape_char(ch: str) -> str:
     code = ord(ch)
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
@@ -101,7 +116,7 @@ def _compose(value: Any, unknown: Any, sensitive: Any) -> str:
         return SENSITIVE
     if unknown is True:
         return UNKNOWN
-    if not unknown and not sensitive:
+    if not (unknown and has_true(unknown)) and not (sensitive and has_true(sensitive)):
         return "null" if value is None else _ENCODER.encode(value)
     if isinstance(value, dict) or (value is None and isinstance(unknown, dict)):
         if sensitive and not isinstance(sensitive, dict):

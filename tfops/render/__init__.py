@@ -83,8 +83,9 @@ def count_columns(envs: list[EnvironmentPlan]) -> list[tuple[str, str]]:
 
 def shown(text: str) -> str:
     """An address or name as it may be printed: characters that don't print are escaped,
-    so a hostile `for_each` key can't fake or hide a line."""
-    return escape_unprintable(text)
+    so a hostile `for_each` key can't fake or hide a line. (Attribute names come printable
+    from the reader.)"""
+    return text if text.isprintable() else escape_unprintable(text)
 
 
 def slack_escape(text: str) -> str:

@@ -49,11 +49,16 @@ def environment() -> jinja2.Environment:
     )
 
     def masked(escaper: Callable[[str], str]) -> Callable[[Any, object], str]:
-        """A filter that masks with the render's `mask`, then escapes."""
+        """A filter that escapes, masking with the render's `mask` first where escaping
+        changes the text (elsewhere the mask of the whole rendered text finds it as is)."""
 
         @jinja2.pass_context
-        def apply(context: Any, text: object) -> str:
-            return escaper(context.get("mask", _identity)(str(text)))
+        def apply(context: Any, value: object) -> str:
+            text = str(value)
+            escaped = escaper(text)
+            if text in escaped:
+                return escaped
+            return escaper(context.get("mask", _identity)(text))
 
         return apply
 
@@ -93,7 +98,7 @@ def diff_lines(
         for attr in change.attributes:
             before = f"{attr.before} -> " if attr.before is not None else ""
             forces = "  # forces replacement" if attr.forces_replacement else ""
-            out.append(f"{symbol}     {shown(attr.name)}: {before}{attr.after}{forces}")
+            out.append(f"{symbol}     {attr.name}: {before}{attr.after}{forces}")
     if len(changes) > len(shown_changes):
         out.append(
             f"# … {len(changes) - len(shown_changes)} more resource(s) not shown here; "
@@ -101,7 +106,7 @@ def diff_lines(
         )
     for action in actions:
         out.append(f"! {shown(action.address)}  ({', '.join(action.notes())})")
-        out += [f"!     {shown(a.name)}: {a.after}" for a in action.config]
+        out += [f"!     {a.name}: {a.after}" for a in action.config]
     for output in outputs:
         before = f"{output.before} -> " if output.before is not None else ""
         symbol = DIFF_SYMBOLS.get(output.action, "!")
@@ -153,6 +158,8 @@ def escape(text: object) -> str:
 def inline_code(text: str) -> str:
     """`text` as inline code that its own backticks can't end (CommonMark code spans)."""
     text = shown(text.replace("\n", " "))
+    if "`" not in text:
+        return f"`{text}`"
     longest = max((len(run) for run in _BACKTICK_RUNS.findall(text)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""

@@ -132,16 +132,14 @@ class TextRenderer:
         lines = [self.paint(head, change.action)]
         for attr in change.attributes:
             forces = "  # forces replacement" if attr.forces_replacement else ""
-            lines.append(
-                f"{indent}        {shown(attr.name)}{_arrow(attr.before, attr.after)}{forces}"
-            )
+            lines.append(f"{indent}        {attr.name}{_arrow(attr.before, attr.after)}{forces}")
         return lines
 
     def action(self, action: ActionInvocation, indent: str = "") -> list[str]:
         head = f"{indent}  ! {shown(action.address)}  ({', '.join(action.notes())})"
         lines = [self.paint(head, "update")]
         for attr in action.config:
-            lines.append(f"{indent}        {shown(attr.name)}{_arrow(attr.before, attr.after)}")
+            lines.append(f"{indent}        {attr.name}{_arrow(attr.before, attr.after)}")
         return lines
 
     def outputs(self, outputs: Sequence[OutputChange], indent: str = "") -> list[str]:
