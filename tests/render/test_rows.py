@@ -25,8 +25,9 @@ from tests.render.formats import (
 )
 
 
-def test_row_1_drift_is_told_in_every_format(real_plans: RealPlans) -> None:
-    plan = real_plans("drift")
+@pytest.mark.parametrize("version", ["1.11", "1.0"])
+def test_row_1_drift_is_told_in_every_format(real_plans: RealPlans, version: str) -> None:
+    plan = real_plans("drift", version)
     assert "resource_drift" in plan.json
     outputs = render_all(summary_of(plan.json))
     assert said(outputs, "1 resource changed outside Terraform") == []
