@@ -213,6 +213,7 @@ for _name, _target in {
     "promote": "tfops.commands.promote:promote_command",
     "release": "tfops.commands.release:release_command",
     "report": "tfops.commands.report:report_command",
+    "show": "tfops.commands.show:show_command",
     "unlock": "tfops.commands.unlock:unlock_command",
     "watch": "tfops.commands.watch:watch_command",
 }.items():

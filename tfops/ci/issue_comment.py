@@ -121,6 +121,7 @@ def handle(ctx: CiContext) -> ExitCode:
             run_url=event.run_url,
             message=session.masker(result.message),
             output=_capped(session.masker(result.output)),
+            mask=session.masker,
         )
     return result.code
 

@@ -8,6 +8,7 @@ result goes to every pull request applied, to the job summary and to the log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tfops.ci.context import CiContext
@@ -64,9 +65,9 @@ def handle(ctx: CiContext) -> ExitCode:
     ctx.out.flush()
     if event.step_summary is not None:
         with event.step_summary.open("a", encoding="utf-8") as handle:
-            handle.write(session.masker(result.markdown()) + "\n")
+            handle.write(session.masker(result.markdown(session.masker)) + "\n")
     if session.config.github.comment:
-        body = session.masker(budgeted(result))
+        body = session.masker(budgeted(result, session.masker))
         for number in result.prs:
             try:
                 client.create_comment(number, body)
@@ -75,14 +76,14 @@ def handle(ctx: CiContext) -> ExitCode:
     return result.exit_code
 
 
-def budgeted(result: MergeResult, limit: int = BODY_LIMIT) -> str:
+def budgeted(result: MergeResult, mask: Callable[[str], str] = str, limit: int = BODY_LIMIT) -> str:
     """The result's Markdown within GitHub's comment limit: details are cut, never the table."""
-    body = result.markdown()
+    body = result.markdown(mask)
     cap = max((len(o.detail) for o in result.outcomes), default=0)
     while utf16_length(body) > limit and cap > 200:
         cap //= 2
         for outcome in result.outcomes:
             if len(outcome.detail) > cap:
                 outcome.detail = outcome.detail[:cap] + "\n… (cut: the full text is in the log)"
-        body = result.markdown()
+        body = result.markdown(mask)
     return body

@@ -62,7 +62,7 @@ def handle(ctx: CiContext) -> ExitCode:
         console.info("Not touching GitHub issues: drift.github_issues is false.")
     notify_slack(report, report.drifted + report.errored, masker=session.masker, console=console)
     if event.step_summary is not None:
-        text = report.markdown(limit=SUMMARY_LIMIT // 3)  # characters; the limit is bytes
+        text = report.markdown(limit=SUMMARY_LIMIT // 3, mask=session.masker)  # limit: bytes
         with event.step_summary.open("a", encoding="utf-8") as handle:
             handle.write(session.masker(text) + "\n")
     if event.output is not None:

@@ -27,9 +27,9 @@ def write_report(
     report: DriftReport, output_format: str, out: TextIO, *, color: bool, mask: Callable[[str], str]
 ) -> None:
     if output_format == "json":
-        text = report.json()
+        text = report.json(mask)
     elif output_format == "markdown":
-        text = report.markdown()
+        text = report.markdown(mask=mask)
     else:
         text = report.text(color=color)
     out.write(mask(text))

@@ -41,7 +41,7 @@ def notify_slack(
         run_url=report.run_url,
     )
     masker.add_values([url])
-    return post_slack(url, masker(shown.slack()), warn=console.warn)
+    return post_slack(url, masker(shown.slack(mask=masker)), warn=console.warn)
 
 
 def issue_marker(env: str, key: str = "") -> str:
@@ -88,6 +88,7 @@ def sync_issues(
                 marker=markers[name],
                 footer=f"tfops {__version__} · this issue is updated by every drift check and "
                 "closed when the environment matches the repo again",
+                mask=mask,
             )
         )
         if issue is None:

@@ -19,7 +19,7 @@ been handled their locks are released: a merged pull request has nothing left to
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,9 +103,10 @@ class MergeResult:
         prs = ", ".join(f"#{n}" for n in self.prs) or "no pull request"
         return f"apply on merge of {prs} at `{self.commit[:12]}`"
 
-    def markdown(self) -> str:
-        """The PR comment: a table of environments and, per environment, what happened."""
-        return render_template("apply.md.j2", result=self)
+    def markdown(self, mask: Callable[[str], str] = str) -> str:
+        """The PR comment: a table of environments and, per environment, what happened
+        (`mask` masks each value before it is escaped)."""
+        return render_template("apply.md.j2", result=self, mask=mask)
 
     def text(self) -> str:
         lines = [f"tfops {self.title.replace('`', '')}:"]
@@ -501,13 +502,14 @@ def reviewed_approver(
     seen = comparisons if comparisons is not None else []
 
     def approve(planned: Planned) -> Approval:
-        seen[:] = _compare_root(session, planned, reviewed, prs_of)
-        differing = [c for c in seen if not c.equal]
-        text = session.masker("\n".join(c.render() for c in seen))
-        if differing:
+        compared = _compare_root(session, planned, reviewed, prs_of)
+        seen[:] = [c for c, _ in compared]
+        text = session.masker("\n".join(c.render(names=names) for c, names in compared))
+        if any(not c.equal for c in seen):
             session.console.error(f"not applied: {now} is not the reviewed plan.")
             session.console.info(text)
-            return Approval.refuse("\n".join(c.render() for c in differing))
+            differing = "\n".join(c.render(names=n) for c, n in compared if not c.equal)
+            return Approval.refuse(differing)
         session.console.info(text)
         return Approval.grant(f" (as reviewed on {', '.join(f'#{n}' for n in numbers)})")
 
@@ -519,8 +521,9 @@ def _compare_root(
     planned: Planned,
     reviewed: dict[str, list[dict[str, Any]]],
     prs_of: dict[str, list[MergedPR]],
-) -> list[Comparison]:
-    """One comparison per group of addresses the apply touches.
+) -> list[tuple[Comparison, list[str]]]:
+    """One comparison per group of addresses the apply touches, with the names of the
+    pull requests whose reviews it compared with (in merge order).
 
     Applied environments (and, untargeted, the shared blocks) are compared in full with the
     union of their reviews; other groups only where the new plan changes them (dependencies
@@ -539,7 +542,8 @@ def _compare_root(
     everything = _all_reviews(reviewed, prs_of)
     out = []
     for group in groups:
-        against = reviewed.get(group, everything)
+        against = reviewed.get(group, everything[1])
+        names = [f"#{pr.number}" for pr in prs_of[group]] if group in reviewed else everything[0]
         in_full = group in full
 
         def include(address: str, group: str = group, in_full: bool = in_full) -> bool:
@@ -549,16 +553,18 @@ def _compare_root(
                 return address in changed  # a targeted apply leaves root outputs alone
             return in_full or address in changed
 
-        out.append(compare(group, against, plan_json, include))
+        out.append((compare(group, against, plan_json, include), names))
     return out
 
 
 def _all_reviews(
     reviewed: dict[str, list[dict[str, Any]]], prs_of: dict[str, list[MergedPR]]
-) -> list[dict[str, Any]]:
-    """Every reviewed plan of the root once per pull request, in merge order."""
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every reviewed plan of the root once per pull request, in merge order, and their
+    pull requests' names."""
     by_pr: dict[int, dict[str, Any]] = {}
     for env, plans in reviewed.items():
         for pr, plan in zip(prs_of[env], plans, strict=True):
             by_pr.setdefault(pr.number, plan)
-    return [by_pr[n] for n in sorted(by_pr)]
+    numbers = sorted(by_pr)
+    return [f"#{n}" for n in numbers], [by_pr[n] for n in numbers]

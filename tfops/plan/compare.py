@@ -4,27 +4,34 @@ Two plans are equal for an environment when they change the same resources (addr
 where it moved from, whether it is imported), with the same actions, and set the same
 attributes to the same values. Compared are only what the apply would do:
 
-- managed resources whose action is not no-op, and outputs that change;
-- per attribute (flattened to paths such as `input.memory` or `tags["team"]`): that it
-  changes, and its planned value. `before` values are not compared — a refresh that moves
-  them without changing what is applied is noise — nor is `resource_drift`;
+- managed resources Terraform lists as changing (`plan.reader`, the reader the summary
+  reviewers saw was made with), and outputs that change;
+- per attribute (walked to its leaves: `input.memory`, `tags["team"]`, `subnet_ids[1]`):
+  that it changes, and its planned value. `before` values are not compared — a refresh that
+  moves them without changing what is applied is noise — nor is `resource_drift`;
 - a value unknown until apply ("known after apply") in either plan matches any value:
   only the fact that the attribute changes is compared.
+
+Several reviewed plans (PRs merged one after another before one apply: a merge-queue batch,
+or a push run that never ran) are folded in merge order into one: per address, the action,
+move and import of the latest plan that has the address; per attribute, the planned value
+of the latest plan that changes it; an attribute is sensitive if any plan says so. Each
+difference names the reviewed plan it relates to.
 
 Sensitive values are compared but never shown.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from tfops.plan.model import action_of
+from tfops.plan.reader import MISSING, Entry, read, sensitive_values, walk_attributes
+from tfops.plan.values import SENSITIVE, Teller
 
-SENSITIVE = "(sensitive value)"
 MAX_SHOWN = 120
+FULL_DEPTH = 64  # deeper values are compared whole
 
 
 class _Unknown:
@@ -52,7 +59,8 @@ class Change:
 @dataclass(frozen=True)
 class Difference:
     address: str
-    what: str  # a sentence fragment: "only in the new plan (create)"
+    what: str  # a sentence fragment: "only in the new plan (create); never reviewed"
+    reviewed: int | None = None  # which reviewed plan (an index into them); None: new only
 
 
 @dataclass
@@ -61,179 +69,209 @@ class Comparison:
     differences: list[Difference]
     reviewed_count: int
     current_count: int
+    reviewed_plans: int = 1
 
     @property
     def equal(self) -> bool:
         return not self.differences
 
-    def render(self, limit: int = 50) -> str:
-        """Lines a person can read: one per difference, at most `limit`."""
+    def render(self, limit: int = 50, names: Sequence[str] | None = None) -> str:
+        """Lines a person can read: one per difference, at most `limit`. `names` (one per
+        reviewed plan, e.g. "#12") say which review a difference is about."""
         if self.equal:
+            what = "reviewed plan" if self.reviewed_plans == 1 else "reviewed plans"
             return (
-                f"{self.environment}: the plan at the merge commit matches the reviewed plan "
+                f"{self.environment}: the plan at the merge commit matches the {what} "
                 f"({self.reviewed_count} change(s))."
             )
+        what = "reviewed plan" if self.reviewed_plans == 1 else "reviewed plans together"
         lines = [
-            f"{self.environment}: the plan at the merge commit differs from the reviewed plan "
+            f"{self.environment}: the plan at the merge commit differs from the {what} "
             f"({len(self.differences)} difference(s)):"
         ]
-        lines += [f"  {d.address}: {d.what}" for d in self.differences[:limit]]
+        for d in self.differences[:limit]:
+            line = f"  {d.address}: {d.what}"
+            if names and len(names) > 1 and d.reviewed is not None and d.reviewed < len(names):
+                line += f" (as reviewed on {names[d.reviewed]})"
+            lines.append(line)
         if len(self.differences) > limit:
             lines.append(f"  … and {len(self.differences) - limit} more")
         return "\n".join(lines)
 
 
-def changes(plan: dict[str, Any], include: Callable[[str], bool] = lambda _: True) -> list[Change]:
+def changes(
+    plan: Mapping[str, Any], include: Callable[[str], bool] = lambda _: True
+) -> list[Change]:
     """The changes a plan JSON would apply, for the addresses `include` accepts."""
+    plan_read = read(plan)
     out: list[Change] = []
-    for raw in plan.get("resource_changes") or []:
-        address = str(raw.get("address", ""))
-        if raw.get("mode", "managed") != "managed" or not include(address):
+    for entry in plan_read.changes():
+        if entry.mode != "managed" or not include(entry.address):
             continue
-        change = raw.get("change") or {}
-        action = action_of(list(change.get("actions") or ["no-op"]))
-        previous = raw.get("previous_address")
-        moved_from = previous if previous and previous != address else None
-        importing = bool(change.get("importing"))
-        if action == "no-op" and not moved_from and not importing:
+        values, sensitive = _attribute_values(entry)
+        moved, importing = entry.moved_from, entry.importing
+        out.append(Change(entry.address, entry.action, moved, importing, values, sensitive))
+    for output in plan_read.outputs:
+        address = f"output.{output.name}"
+        if not include(address):
             continue
-        values, sensitive = _attribute_values(change, action)
-        out.append(Change(address, action, moved_from, importing, values, sensitive))
-    for name, raw in (plan.get("output_changes") or {}).items():
-        address = f"output.{name}"
-        action = action_of(list(raw.get("actions") or ["no-op"]))
-        if action == "no-op" or not include(address):
-            continue
-        unknown = raw.get("after_unknown") is True
-        value = UNKNOWN if unknown else raw.get("after")
-        secret = frozenset({"value"}) if raw.get("after_sensitive") else frozenset()
-        out.append(Change(address, action, attributes={"value": value}, sensitive=secret))
+        unknown = output.after_unknown is True
+        value = UNKNOWN if unknown else output.after
+        secret = frozenset({"value"}) if output.sensitive else frozenset()
+        out.append(Change(address, output.action, attributes={"value": value}, sensitive=secret))
     return out
 
 
-def _attribute_values(change: dict[str, Any], action: str) -> tuple[dict[str, Any], frozenset[str]]:
-    if action in ("delete", "read", "no-op"):
+def _attribute_values(entry: Entry) -> tuple[dict[str, Any], frozenset[str]]:
+    if entry.action in ("delete", "read", "no-op", "forget"):
         return {}, frozenset()
-    before = _flatten(change.get("before")) if action != "create" else {}
-    after = _flatten(change.get("after"))
-    unknown = {p for p, v in _flatten(change.get("after_unknown")).items() if v is True}
-    sensitive: set[str] = set()
-    for marker in (change.get("before_sensitive"), change.get("after_sensitive")):
-        if marker is True:
-            sensitive.add("")  # the whole object
-        sensitive |= {p for p, v in _flatten(marker).items() if v is True}
     values: dict[str, Any] = {}
-    for path in sorted(set(before) | set(after) | unknown):
-        if path in unknown:
-            values[path] = UNKNOWN
-        elif path not in before or before[path] != after.get(path):
-            values[path] = after.get(path)
-    return values, frozenset(p for p in values if _covered(p, sensitive))
+    sensitive: set[str] = set()
+
+    def emit(
+        name: str, old: Any, new: Any, unknown: Any, old_mark: Any, new_mark: Any, _: bool
+    ) -> None:
+        values[name] = UNKNOWN if unknown is True else (None if new is MISSING else new)
+        if old_mark is True or new_mark is True or _marked(old_mark) or _marked(new_mark):
+            sensitive.add(name)
+
+    change = entry.change
+    whole = change.get("before_sensitive") is True or change.get("after_sensitive") is True
+    walk_attributes(change, emit, create=entry.action == "create", depth=FULL_DEPTH, full=True)
+    return values, frozenset(values if whole else sensitive)
 
 
-def _covered(path: str, marked: set[str]) -> bool:
-    return any(m == "" or path == m or path.startswith((m + ".", m + "[")) for m in marked)
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaves of a JSON value by path; empty containers are leaves too."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, sub in value.items():
-            name = (
-                f"{prefix}.{key}"
-                if prefix and _plain(key)
-                else (f'{prefix}["{key}"]' if prefix else str(key))
-            )
-            out.update(_flatten(sub, name))
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for index, sub in enumerate(value):
-            out.update(_flatten(sub, f"{prefix}[{index}]"))
-        return out
-    return {prefix: value} if prefix else {}
-
-
-def _plain(key: str) -> bool:
-    return key.replace("_", "").replace("-", "").isalnum()
+def _marked(marker: Any) -> bool:
+    """A value below the walk's depth whose marker is true somewhere inside."""
+    if isinstance(marker, dict):
+        return any(v is True or _marked(v) for v in marker.values())
+    if isinstance(marker, list):
+        return any(v is True or _marked(v) for v in marker)
+    return False
 
 
 def compare(
     environment: str,
-    reviewed: dict[str, Any] | Sequence[dict[str, Any]],
+    reviewed: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     current: dict[str, Any],
     include: Callable[[str], bool] = lambda _: True,
 ) -> Comparison:
-    """Compare plan JSONs for the addresses `include` accepts (one environment's).
-
-    `reviewed` is one plan, or several in merge order (pull requests applied together):
-    their union, where for each address the latest plan's action wins and attribute values
-    are merged, later over earlier."""
-    plans = [reviewed] if isinstance(reviewed, dict) else list(reviewed)
-    old: dict[str, Change] = {}
-    for plan in plans:
-        for change in changes(plan, include):
-            before = old.get(change.address)
-            if before is not None and before.action == change.action:
-                change = replace(
-                    change,
-                    attributes={**before.attributes, **change.attributes},
-                    sensitive=before.sensitive | change.sensitive,
-                )
-            old[change.address] = change
+    """Compare the plan at the merge commit with the reviewed plan — or the reviewed plans,
+    in merge order — for the addresses `include` accepts (one environment's)."""
+    plans = [reviewed] if isinstance(reviewed, Mapping) else list(reviewed)
+    old, source, attribute_source = union([changes(p, include) for p in plans])
     new = {c.address: c for c in changes(current, include)}
+    teller = Teller(
+        lambda: [s for p in [*plans, current] for s in sensitive_values(p)], limit=MAX_SHOWN
+    )
     differences: list[Difference] = []
     for address in sorted(set(old) | set(new)):
         before, after = old.get(address), new.get(address)
         if after is None:
             assert before is not None
             differences.append(
-                Difference(address, f"only in the reviewed plan ({before.action}); not any more")
+                Difference(
+                    address,
+                    f"only in the reviewed plan ({before.action}); not any more",
+                    source[address],
+                )
             )
         elif before is None:
             differences.append(
                 Difference(address, f"only in the new plan ({after.action}); never reviewed")
             )
         else:
-            differences += _differences(before, after)
-    return Comparison(environment, differences, len(old), len(new))
+            differences += _differences(before, after, source[address], attribute_source, teller)
+    return Comparison(environment, differences, len(old), len(new), len(plans))
 
 
-def _differences(old: Change, new: Change) -> list[Difference]:
+def union(
+    plans: Sequence[list[Change]],
+) -> tuple[dict[str, Change], dict[str, int], dict[tuple[str, str], int]]:
+    """Several reviewed plans' changes folded in merge order (later overrides earlier).
+
+    Returns the folded changes by address, which plan each address's action comes from,
+    and which plan each (address, attribute) value comes from.
+    """
+    folded: dict[str, Change] = {}
+    source: dict[str, int] = {}
+    attribute_source: dict[tuple[str, str], int] = {}
+    for index, plan in enumerate(plans):
+        for change in plan:
+            earlier = folded.get(change.address)
+            attributes = dict(earlier.attributes) if earlier else {}
+            attributes.update(change.attributes)
+            sensitive = (earlier.sensitive if earlier else frozenset()) | change.sensitive
+            folded[change.address] = Change(
+                change.address,
+                change.action,
+                change.moved_from,
+                change.importing,
+                attributes,
+                sensitive,
+            )
+            source[change.address] = index
+            for path in change.attributes:
+                attribute_source[(change.address, path)] = index
+    return folded, source, attribute_source
+
+
+def _differences(
+    old: Change,
+    new: Change,
+    index: int,
+    attribute_source: dict[tuple[str, str], int],
+    teller: Teller,
+) -> list[Difference]:
     address = old.address
     if old.action != new.action:
-        return [Difference(address, f"reviewed {old.action}, now {new.action}")]
+        return [Difference(address, f"reviewed {old.action}, now {new.action}", index)]
     out = []
     if old.moved_from != new.moved_from:
-        out.append(Difference(address, f"moved from {old.moved_from}, now {new.moved_from}"))
+        out.append(Difference(address, f"moved from {old.moved_from}, now {new.moved_from}", index))
     if old.importing != new.importing:
-        out.append(Difference(address, f"import reviewed {old.importing}, now {new.importing}"))
+        out.append(
+            Difference(address, f"import reviewed {old.importing}, now {new.importing}", index)
+        )
     secret = old.sensitive | new.sensitive
     for path in sorted(set(old.attributes) | set(new.attributes)):
+        where = attribute_source.get((address, path), index)
         if path not in new.attributes:
-            out.append(Difference(address, f"{path}: reviewed as changing, now unchanged"))
+            out.append(Difference(address, f"{path}: reviewed as changing, now unchanged", where))
         elif path not in old.attributes:
-            shown = _show(new.attributes[path], path in secret)
-            out.append(Difference(address, f"{path}: not changed in review, now set to {shown}"))
+            shown = _show(new.attributes[path], path in secret, teller)
+            out.append(
+                Difference(address, f"{path}: not changed in review, now set to {shown}", where)
+            )
         else:
             was, now = old.attributes[path], new.attributes[path]
-            if was is UNKNOWN or now is UNKNOWN or was == now:
+            if was is UNKNOWN or now is UNKNOWN or _same(was, now):
                 continue
             out.append(
                 Difference(
                     address,
-                    f"{path}: reviewed {_show(was, path in secret)}, "
-                    f"now {_show(now, path in secret)}",
+                    f"{path}: reviewed {_show(was, path in secret, teller)}, "
+                    f"now {_show(now, path in secret, teller)}",
+                    where,
                 )
             )
     return out
 
 
-def _show(value: Any, sensitive: bool) -> str:
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: `true` is not `1` (Python's == says it is)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _show(value: Any, sensitive: bool, teller: Teller) -> str:
     if sensitive:
         return SENSITIVE
     if value is UNKNOWN:
         return repr(UNKNOWN)
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+    return teller(value)

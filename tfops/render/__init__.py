@@ -1,4 +1,4 @@
-"""Reports: one model, rendered as terminal text, Markdown (jinja2 templates) or JSON."""
+"""Reports: one model, rendered as terminal text, Markdown (jinja2 templates), JSON or Slack."""
 
 from __future__ import annotations
 
@@ -6,19 +6,38 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tfops.gates.base import GateResult
-from tfops.plan.model import PlanSummary
+from tfops.plan.model import EnvironmentPlan, PlanSummary
+from tfops.plan.values import escape_unprintable
 
 if TYPE_CHECKING:
     from tfops.modules.inventory import ModuleStatus  # its builder imports GitPython
 
+# Terraform's symbols (format.DiffActionSymbol): `.` forget, `+/.` create then forget.
 ACTION_SYMBOLS = {
     "create": "+",
     "update": "~",
     "delete": "-",
     "replace": "-/+",
     "read": "<=",
+    "forget": ".",
+    "create-forget": "+/.",
     "no-op": " ",
 }
+# The counts every table shows, then those shown only when some environment has them.
+COUNT_COLUMNS = (
+    ("create", "Add"),
+    ("update", "Change"),
+    ("delete", "Destroy"),
+    ("replace", "Replace"),
+    ("import", "Import"),
+    ("move", "Move"),
+)
+OPTIONAL_COLUMNS = (
+    ("forget", "Forget"),
+    ("actions", "Actions"),
+    ("drift", "Drifted"),
+    ("deferred", "Deferred"),
+)
 
 
 @dataclass
@@ -45,3 +64,41 @@ class Report:
             "modules": [asdict(m) for m in self.modules],
             **self.summary.to_dict(),
         }
+
+
+def counts_row(env: EnvironmentPlan) -> dict[str, int]:
+    """An environment's numbers for the counts table, by column key."""
+    row = env.counts.as_dict()
+    row["drift"] = len(env.drift)
+    row["deferred"] = len(env.deferred)
+    return row
+
+
+def count_columns(envs: list[EnvironmentPlan]) -> list[tuple[str, str]]:
+    """The table's columns: the six Terraform reviewers always see, and the rarer ones
+    (forget, actions, drift, deferred) when some environment has them."""
+    rows = [counts_row(e) for e in envs]
+    return [*COUNT_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(r[c[0]] for r in rows))]
+
+
+def shown(text: str) -> str:
+    """An address or name as it may be printed: characters that don't print are escaped,
+    so a hostile `for_each` key can't fake or hide a line. (Attribute names come printable
+    from the reader.)"""
+    return text if text.isprintable() else escape_unprintable(text)
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn: `&`, `<` and `>` are control characters (links, `<!channel>`).
+    Line breaks are kept; what else doesn't print is escaped."""
+    return (
+        "\n".join(shown(line) for line in text.split("\n"))
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
+def slack_code(text: str) -> str:
+    """Inline code in Slack, which has no way to escape a backtick inside one."""
+    return "`" + slack_escape(text).replace("`", "ˋ").replace("\n", " ") + "`"

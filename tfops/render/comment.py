@@ -1,10 +1,11 @@
 """The sticky PR comment and the job summary, within GitHub's size limits.
 
 GitHub rejects a comment body over 65,536 characters and a job summary over 1 MiB. The
-full report is rendered first; when it is too long, the per-environment change details
-are cut at line boundaries, largest first, and, when even that is not enough, replaced by
-a note saying where the full plan is. The header, the destroy/replace warning, the gates
-and the counts table are never cut.
+full report is rendered first; when it is too long, the per-environment details (the
+planned changes, what changed outside Terraform, what is deferred) are cut at line
+boundaries, largest first, and, when even that is not enough, replaced by a note saying
+where the full plan is. The header, the notices, the destroy/replace and forget warnings,
+the gates and the counts table are never cut.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from tfops.plan.model import EnvironmentPlan, ResourceChange
 from tfops.render import Report
-from tfops.render.markdown import diff_lines, fence, render_template
+from tfops.render.markdown import diff_lines, env_sections, fence, render_template
 
 COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
 SUMMARY_LIMIT = 1024 * 1024  # bytes
@@ -52,11 +53,28 @@ SUMMARY_BUDGET = Budget(SUMMARY_LIMIT, utf8_length)
 
 @dataclass(frozen=True)
 class Detail:
-    """One environment's change lines as shown: all, the first part, or none."""
+    """One collapsed section of an environment's lines as shown: all, the first part, or
+    none."""
 
+    title: str
     text: str
     omitted_lines: int = 0
     fence: str = "```"
+    open: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """An environment's section before cutting: its title and its (masked) lines."""
+
+    title: str
+    lines: Lines
+    open: bool = False
+
+    def cut(self, cap: int | None) -> Detail:
+        kept = self.lines.kept(cap)
+        text = "".join(self.lines.lines[:kept])
+        return Detail(self.title, text, len(self.lines.lines) - kept, self.lines.fence, self.open)
 
 
 class Lines:
@@ -80,10 +98,6 @@ class Lines:
         kept = self.kept(cap)
         return self.ends[kept - 1] if kept else 0
 
-    def cut(self, cap: int | None) -> Detail:
-        kept = self.kept(cap)
-        return Detail("".join(self.lines[:kept]), len(self.lines) - kept, self.fence)
-
 
 def marker(key: str = "") -> str:
     """The hidden first line that finds tfops's comment again. `key`: one per tfops root."""
@@ -103,12 +117,14 @@ def render_report(
     envs = report.summary.environments
     # Details are masked once up front; each render below masks only the rest and slots the
     # (cut) details in afterwards, so a 10,000-change plan isn't masked twenty times.
-    lines = {
-        name: Lines(mask(change_text(env)))
+    sections = {
+        (name, key): Section(title, Lines(mask(text)), opened)
         for name, env in envs.items()
-        if env.has_changes and not env.error
+        for key, title, text, opened in env_sections(env)
     }
+    lines = {key: section.lines for key, section in sections.items()}
     destructive = [c for env in envs.values() for c in env.destructive]
+    forgotten = [c for env in envs.values() for c in env.forgotten]
     base: dict[str, Any] = {
         "report": report,
         "summary": report.summary,
@@ -117,22 +133,26 @@ def render_report(
         "full_plan_at": full_plan_at,
         "modules": [row for row in report.modules if row.pinned],
         "errors": {name: _capped(env.error) for name, env in envs.items() if env.error},
+        "mask": mask,
     }
 
     def render(cap: int | None, warning_cap: int | None = None) -> str:
         shown: list[ResourceChange] = destructive[:warning_cap] if warning_cap else destructive
-        details = {name: text.cut(cap) for name, text in lines.items()}
-        slots = {f"\ue000{i}\ue001": d.text for i, d in enumerate(details.values())}
+        let_go: list[ResourceChange] = forgotten[:warning_cap] if warning_cap else forgotten
+        cut = {key: section.cut(cap) for key, section in sections.items()}
+        slots = {f"\ue000{i}\ue001": d.text for i, d in enumerate(cut.values())}
+        details: dict[str, dict[str, Detail]] = {}
+        for ((name, key), detail), slot in zip(cut.items(), slots, strict=True):
+            details.setdefault(name, {})[key] = replace(detail, text=slot if detail.text else "")
         skeleton = mask(
             render_template(
                 "comment.md.j2",
                 **base,
-                details={
-                    name: replace(detail, text=slot if detail.text else "")
-                    for (name, detail), slot in zip(details.items(), slots, strict=True)
-                },
+                details=details,
                 destructive=shown,
                 destructive_more=len(destructive) - len(shown),
+                forgotten=let_go,
+                forgotten_more=len(forgotten) - len(let_go),
             )
         )
         return _SLOT.sub(lambda m: slots[m.group(0)], skeleton)
@@ -175,8 +195,8 @@ def render_report(
 
 
 def change_text(env: EnvironmentPlan) -> str:
-    """The diff lines of one environment (markers in column 0)."""
-    return diff_lines(env.changes, env.outputs)
+    """The diff lines of one environment's planned changes (markers in column 0)."""
+    return diff_lines(env.changes, env.outputs, actions=env.actions)
 
 
 def _capped(error: str | None) -> str:

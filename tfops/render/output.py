@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TextIO
 
@@ -17,12 +16,16 @@ def write_report(
     color: bool,
     masker: Callable[[str], str],
 ) -> None:
+    """The report in `output_format`, masked: JSON and Markdown mask each value before they
+    escape it, then the whole text is masked once more."""
     if output_format == "json":
-        text = json.dumps(report.to_dict(), indent=2) + "\n"
+        from tfops.render.as_json import dumps
+
+        text = dumps(report.to_dict(), masker)
     elif output_format == "markdown":
         from tfops.render.markdown import render_markdown
 
-        text = render_markdown(report)
+        text = render_markdown(report, mask=masker)
     else:
         from tfops.render.text import TextRenderer
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tfops.gates.base import GateResult
-from tfops.plan.model import EnvironmentPlan, ResourceChange
-from tfops.render import ACTION_SYMBOLS, Report
+from tfops.plan.model import ActionInvocation, EnvironmentPlan, OutputChange, ResourceChange
+from tfops.render import ACTION_SYMBOLS, Report, count_columns, counts_row, shown
 
 COLOURS = {
     "create": "32",
@@ -12,13 +14,14 @@ COLOURS = {
     "delete": "31",
     "replace": "31",
     "read": "36",
+    "forget": "31",
+    "create-forget": "31",
     "passed": "32",
     "failed": "31",
     "error": "31",
     "skipped": "2",
 }
 STATUS_MARK = {"passed": "✓", "failed": "✗", "error": "!", "skipped": "-"}
-COUNT_COLUMNS = ("create", "update", "delete", "replace", "import", "move")
 
 
 class TextRenderer:
@@ -40,6 +43,8 @@ class TextRenderer:
         if report.summary.terraform_version:
             head += f" · terraform {report.summary.terraform_version}"
         out.append(self.bold(head))
+        for notice in report.summary.notices():
+            out.append(self.paint(f"! {notice}", "update"))
         for note in report.notes:
             out.append(f"note: {note}")
         if report.gates:
@@ -74,12 +79,13 @@ class TextRenderer:
         return lines
 
     def table(self, envs: list[EnvironmentPlan]) -> list[str]:
+        columns = [key for key, _ in count_columns(envs)]
         width = max(len("Environment"), *(len(e.name) for e in envs))
-        header = "Environment".ljust(width) + "".join(f"{c:>9}" for c in COUNT_COLUMNS)
+        header = "Environment".ljust(width) + "".join(f"{c:>9}" for c in columns)
         lines = [self.bold(header)]
         for env in envs:
-            counts = env.counts.as_dict()
-            row = env.name.ljust(width) + "".join(f"{counts[c]:>9}" for c in COUNT_COLUMNS)
+            counts = counts_row(env)
+            row = env.name.ljust(width) + "".join(f"{counts[c]:>9}" for c in columns)
             if env.error:
                 row += "   " + self.paint("plan failed", "failed")
             elif not env.has_changes:
@@ -89,41 +95,62 @@ class TextRenderer:
 
     def environment(self, env: EnvironmentPlan) -> list[str]:
         if env.error:
-            return [
+            lines = [
                 self.bold(f"{env.name}: plan failed"),
                 *(f"  {ln}" for ln in env.error.splitlines()),
             ]
-        if not env.has_changes:
+            if env.changes:
+                lines.append("  Planned before the error:")
+        elif env.quiet:
             lines = [self.bold(f"{env.name}: no changes.")]
         else:
-            lines = [self.bold(f"{env.name}: {env.counts.phrase()}")]
+            lines = [self.bold(f"{env.name}: {env.headline()}")]
         for change in env.changes:
             lines.extend(self.change(change))
+        if env.actions:
+            lines.append("  Actions:")
+            for action in env.actions:
+                lines.extend(self.action(action))
         if env.outputs:
             lines.append("  Outputs:")
-            for output in env.outputs:
-                symbol = ACTION_SYMBOLS.get(output.action, "~")
-                value = _arrow(output.before, output.after)
-                lines.append(self.paint(f"  {symbol} output.{output.name}{value}", output.action))
+            lines.extend(self.outputs(env.outputs))
         if env.drift:
             lines.append("  Changed outside Terraform (drift):")
             for change in env.drift:
+                lines.extend(self.change(change, indent="  ", drift=True))
+        if env.deferred:
+            lines.append("  Deferred to a later plan:")
+            for change in env.deferred:
                 lines.extend(self.change(change, indent="  "))
         return lines
 
-    def change(self, change: ResourceChange, indent: str = "") -> list[str]:
+    def change(self, change: ResourceChange, indent: str = "", drift: bool = False) -> list[str]:
         symbol = ACTION_SYMBOLS.get(change.action, "~")
-        extra = []
-        if change.moved_from:
-            extra.append(f"moved from {change.moved_from}")
-        if change.importing:
-            extra.append("import")
-        suffix = f"  ({', '.join(extra)})" if extra else ""
-        lines = [self.paint(f"{indent}  {symbol} {change.address}{suffix}", change.action)]
+        notes = change.notes(drift=drift)
+        suffix = f"  ({', '.join(notes)})" if notes else ""
+        head = f"{indent}  {symbol} {shown(change.address)}{suffix}"
+        lines = [self.paint(head, change.action)]
         for attr in change.attributes:
             forces = "  # forces replacement" if attr.forces_replacement else ""
             lines.append(f"{indent}        {attr.name}{_arrow(attr.before, attr.after)}{forces}")
         return lines
+
+    def action(self, action: ActionInvocation, indent: str = "") -> list[str]:
+        head = f"{indent}  ! {shown(action.address)}  ({', '.join(action.notes())})"
+        lines = [self.paint(head, "update")]
+        for attr in action.config:
+            lines.append(f"{indent}        {attr.name}{_arrow(attr.before, attr.after)}")
+        return lines
+
+    def outputs(self, outputs: Sequence[OutputChange], indent: str = "") -> list[str]:
+        return [
+            self.paint(
+                f"{indent}  {ACTION_SYMBOLS.get(o.action, '~')} output.{shown(o.name)}"
+                f"{_arrow(o.before, o.after)}",
+                o.action,
+            )
+            for o in outputs
+        ]
 
 
 def _arrow(before: str | None, after: str | None) -> str:
