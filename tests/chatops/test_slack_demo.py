@@ -20,7 +20,7 @@ def test_deploy_production_in_the_demo(sandbox: Path, start_chat: Callable[[Path
     chat = start_chat(sandbox)
     _, shown = shown_plan(chat, "Deploy production")
     text = message_text(shown)
-    assert "*prod*: 6 to add, 0 to change, 0 to destroy." in text
+    assert "*prod*: 6 to add, 0 to change, 0 to destroy" in text
     assert "prod shares a Terraform root and state with dev, global" in text  # -target
     assert "+ module.prod_back_end" in text and "module.dev_" not in text
 

@@ -61,8 +61,9 @@ def test_deploy_production_shows_the_plan_and_apply_applies_exactly_it(chat: Cha
     chat.run_jobs()
     (shown,) = chat.receiver.to(sent.response_url)
     text = message_text(shown)
-    assert f"*tfops plan* · *prod* at `{head(chat)[:12]}` on `main`" in text
-    assert "*prod*: 1 to add, 0 to change, 0 to destroy." in text
+    assert f"tfops plan · environments @ {head(chat)[:12]}" in text
+    assert "Asked by U0ALICE for prod on main" in text
+    assert "*prod*: 1 to add, 0 to change, 0 to destroy" in text
     assert '```\n+ terraform_data.prod\n+     input: "one"\n```' in text
     assert "Apply within 15 minutes" in text
     block_id, found = buttons(shown)
@@ -374,5 +375,9 @@ def test_plan_text_can_mention_nobody_link_nowhere_and_leaks_no_secret(chat: Cha
     assert "<!channel>" not in body and "<https://" not in body
     assert "&lt;!channel&gt; &lt;https://evil.example|click&gt;" in message_text(shown)
     assert "dfp_live_0123abcd" not in body and "***" in message_text(shown)
-    code = [b["text"]["text"] for b in shown["blocks"] if b["type"] == "section"][1]
+    code = next(
+        b["text"]["text"]
+        for b in shown["blocks"]
+        if b["type"] == "section" and "```" in b["text"]["text"]
+    )
     assert code.count("```") == 2  # the plan's backticks can't close the block

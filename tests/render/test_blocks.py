@@ -7,8 +7,15 @@ import json
 import re
 
 from tfops.masking import Masker
-from tfops.plan.model import AttributeChange, Counts, EnvironmentPlan, ResourceChange
-from tfops.render import blocks
+from tfops.plan.model import (
+    AttributeChange,
+    Counts,
+    EnvironmentPlan,
+    PlanSummary,
+    ResourceChange,
+)
+from tfops.render import Report, blocks
+from tfops.render.slack import plan_message
 
 SECRET = "dfp_live_0123456789abcdef"
 
@@ -31,10 +38,12 @@ def plan(n: int, action: str = "create", value: str = '"v"') -> EnvironmentPlan:
 def summary(
     env: EnvironmentPlan, mask: Masker | None = None, note: str | None = None
 ) -> list[blocks.Block]:
-    return blocks.plan_summary(
-        env, repo="acme/envs", branch="main", commit="a" * 40, asked_by="U0ALICE",
-        note=note, mask=mask or Masker(),
-    )  # fmt: skip
+    """The plan blocks ChatOps posts above its buttons (the PR comment's renderer family)."""
+    report = Report("acme/envs", PlanSummary("1.2", "1.11.4", {env.name: env}), commit="a" * 40)
+    report.notes = ["Asked by U0ALICE for prod on main", *([note] if note else [])]
+    message = plan_message(report, mask=mask or Masker(), reserve=blocks.BUTTON_BLOCKS)
+    found: list[blocks.Block] = message["blocks"]
+    return found
 
 
 def sections(found: list[blocks.Block]) -> list[str]:
@@ -46,21 +55,19 @@ def sections(found: list[blocks.Block]) -> list[str]:
 def test_a_plan_of_thousands_of_changes_fits_and_says_what_it_left_out() -> None:
     found = summary(plan(5000))
     assert all(len(text) <= 3000 for text in sections(found))
-    head, body = sections(found)
-    assert "*prod*: 5000 to add, 0 to change, 0 to destroy." in head
-    assert body.startswith("```\n+ module.prod_app.terraform_data.item[0]\n")
-    shown = body.split("```")[1].strip("\n").splitlines()
-    left_out = re.search(r"… ([\d,]+) more line\(s\): the whole plan is in the log", body)
-    assert left_out is not None
-    assert len(shown) + int(left_out[1].replace(",", "")) == 10_000  # resource + attribute
-    message = blocks.message(found, blocks.plan_fallback(plan(5000), "a" * 40))
-    assert len(message["blocks"]) <= 50 and len(json.dumps(message)) < 10_000
+    assert len(found) + blocks.BUTTON_BLOCKS <= 50
+    assert len(json.dumps(found)) < 13_000  # Slack's msg_blocks_too_long
+    text = "\n".join(sections(found))
+    assert "*prod*: 5000 to add, 0 to change, 0 to destroy" in text
+    assert "```\n+ module.prod_app.terraform_data.item[0]\n" in text
+    assert re.search(r"… [\d,]+ more line\(s\)", text)
 
 
 def test_destroys_come_first_and_are_capped() -> None:
-    head = sections(summary(plan(30, "delete")))[0]
-    assert ":warning: *30 resource(s) will be destroyed or replaced:*" in head
-    assert head.count("(delete)") == 10 and "• … and 20 more" in head
+    found = sections(summary(plan(300, "delete")))
+    warning = next(s for s in found if "will be destroyed or replaced" in s)
+    assert warning.startswith(":rotating_light: *300 resource(s) will be destroyed or replaced:*")
+    assert len(warning) <= 3000 and "• … and " in warning
 
 
 def test_a_cut_never_leaves_half_a_secret() -> None:
@@ -74,14 +81,12 @@ def test_nothing_from_a_plan_is_a_mention_a_link_or_markup() -> None:
     hostile = '"<!channel> <https://evil.example|click> <@U0BOSS> & ```"'
     env = plan(1, value=hostile)
     env.changes[0].address = 'terraform_data.x["`<!here>`"]'
-    env.error = None
     found = summary(env, note="<!everyone>")
     text = json.dumps(found)
     for raw in ("<!channel>", "<https://", "<@U0BOSS>", "<!here>", "<!everyone>"):
         assert raw not in text
-    body = sections(found)[1]
+    body = next(s for s in sections(found) if "```" in s)
     assert body.count("```") == 2 and "&lt;!channel&gt;" in body and "&amp;" in body
-    assert "<@U0ALICE>" in sections(found)[0]  # tfops's own mention of who asked stays
 
 
 def test_buttons_stay_within_slacks_limits() -> None:

@@ -45,7 +45,16 @@ from tfops.plan.model import EnvironmentPlan
 from tfops.records.locks import LockHeld, LockHolder, held
 from tfops.records.store import StoredPlan
 from tfops.render import blocks
-from tfops.render.blocks import APPLY_ACTION, CANCEL_ACTION, PLAN_BLOCK, Message, escape
+from tfops.render.blocks import (
+    APPLY_ACTION,
+    BUTTON_BLOCKS,
+    CANCEL_ACTION,
+    PLAN_BLOCK,
+    Block,
+    Message,
+    escape,
+)
+from tfops.render.slack import plan_message
 from tfops.repo.environments import Root
 from tfops.server.health import Answer
 from tfops.server.slack import ButtonPress, SlashCommand
@@ -250,16 +259,16 @@ class ChatOps:
             plan = EnvironmentPlan(env, error=session.masker(problem or "terraform plan failed"))
         else:
             plan = run.summary.environment(env)
-        summary = blocks.plan_summary(
-            plan,
-            repo=records.repo,
-            branch=self.workspace.branch,
-            commit=commit,
-            asked_by=request.user_id,
-            note=note,
-            mask=session.masker,
-        )
-        fallback = blocks.plan_fallback(plan, commit)
+        report = session.report([run], [env])
+        report.repo, report.commit = records.repo, commit
+        report.summary.environments = {env: plan}
+        report.notes = [
+            f"Asked by {request.user_id} for {env} on {self.workspace.branch}",
+            *([note] if note else []),
+        ]
+        shown_plan = plan_message(report, mask=session.masker, reserve=BUTTON_BLOCKS)
+        summary: list[Block] = shown_plan["blocks"]
+        fallback = str(shown_plan["text"])
         if holder is None or plan.error or not plan.has_changes:
             return blocks.message(summary, fallback)
         kept = records.keep(

@@ -1,12 +1,11 @@
 """Slack messages of the chat commands: Block Kit JSON within Slack's limits.
 
-The plan summary is the PR comment's, in Slack's terms: the same diff lines
-(`render.markdown.diff_lines`), the destroy/replace warning first, the counts, and the
-change lines cut at line boundaries to what one section holds (3,000 characters), saying
-how many lines were left out. Text is masked before it is cut (a cut must not leave half a
-secret behind) and escaped as Slack asks (`&`, `<`, `>`), so nothing from a plan or a
-message can mention a channel, link somewhere or break out of a code block. The mrkdwn
-texts are templates (`templates/chat_*.slack.j2`); this module builds the blocks.
+The plan itself is `render.slack.plan_message` (the PR comment's summary in Slack's
+terms); this module builds the rest — the Apply and Cancel buttons, status, help, the
+outcome. Text is masked before it is cut (a cut must not leave half a secret behind) and
+escaped as Slack asks (`&`, `<`, `>`), so nothing from a plan or a message can mention a
+channel, link somewhere or break out of a code block. The mrkdwn texts are templates
+(`templates/chat_*.slack.j2`).
 
 Slack's limits kept here: 3,000 characters per section text, 75 per button label, 2,000
 per button value, 50 blocks per message, and a plain-text fallback for notifications.
@@ -19,15 +18,13 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from tfops.plan.model import EnvironmentPlan
-from tfops.render.markdown import diff_lines, environment
+from tfops.render.markdown import environment
 
 if TYPE_CHECKING:
     import jinja2
 
 SECTION_LIMIT = 3000
 FALLBACK_LIMIT = 3000
-WARNING_LINES = 10  # destroyed or replaced resources listed before "… and N more"
 APPLY_ACTION = "tfops_apply"
 CANCEL_ACTION = "tfops_cancel"
 PLAN_BLOCK = "tfops_plan:"  # + environment: the actions block of a plan shown in Slack
@@ -111,65 +108,9 @@ def text(mrkdwn: str, *, ephemeral: bool = True, replace_original: bool | None =
     )
 
 
-# ---- the plan ------------------------------------------------------------------------------
+# ---- the buttons ------------------------------------------------------------------------
 
-
-def plan_summary(
-    env: EnvironmentPlan,
-    *,
-    repo: str,
-    branch: str,
-    commit: str,
-    asked_by: str,
-    note: str | None,
-    mask: Mask,
-) -> list[Block]:
-    """The plan of one environment as blocks (no buttons): head, counts, the change lines."""
-    destructive = env.destructive
-    head = render(
-        "chat_plan.slack.j2",
-        env=env,
-        repo=repo,
-        branch=branch,
-        commit=commit,
-        asked_by=asked_by,
-        destructive=destructive[:WARNING_LINES],
-        destructive_more=max(0, len(destructive) - WARNING_LINES),
-    )
-    blocks = [section(mask(head))]
-    if env.error:
-        blocks.append(section(_code_section(mask(env.error), "the rest of the error")))
-    elif env.has_changes:
-        lines = mask(diff_lines(env.changes, env.outputs))
-        blocks.append(section(_code_section(lines, "line(s): the whole plan is in the log")))
-    if note:
-        blocks.append(context(escape(mask(note))))
-    return blocks
-
-
-def _code_section(body: str, rest: str) -> str:
-    """A code block of `body`'s first lines that fits one section; a note on what is left."""
-    lines = body.splitlines()
-    room = SECTION_LIMIT - 120  # the fences and the note
-    shown: list[str] = []
-    used = 0
-    for line in lines:
-        line = code_block(line if len(line) <= 300 else line[:299] + "…")
-        if used + len(line) + 1 > room:
-            break
-        shown.append(line)
-        used += len(line) + 1
-    out = "```\n" + "\n".join(shown) + "\n```"
-    if len(shown) < len(lines):
-        out += f"\n… {len(lines) - len(shown):,} more {rest}"
-    return out
-
-
-def plan_fallback(env: EnvironmentPlan, commit: str) -> str:
-    if env.error:
-        return f"tfops plan of {env.name} at {commit[:12]} failed"
-    what = env.counts.phrase() if env.has_changes else "no changes"
-    return f"tfops plan of {env.name} at {commit[:12]}: {what}"
+BUTTON_BLOCKS = 2  # apply_buttons' blocks: what the plan summary leaves room for
 
 
 def apply_buttons(

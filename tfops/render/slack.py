@@ -35,10 +35,15 @@ def _identity(text: str) -> str:
 
 
 def plan_message(
-    report: Report, *, mask: Callable[[str], str] = _identity, link: str | None = None
+    report: Report,
+    *,
+    mask: Callable[[str], str] = _identity,
+    link: str | None = None,
+    reserve: int = 0,
 ) -> dict[str, Any]:
     """A chat.postMessage / incoming-webhook payload: `{"text": …, "blocks": […]}`.
-    `link` (the PR comment or the run) is where the cut parts are."""
+    `link` (the PR comment or the run) is where the cut parts are; `reserve` blocks are
+    left free for the caller's own (ChatOps' Apply and Cancel buttons)."""
 
     def esc(text: str) -> str:
         return slack_escape(mask(text))
@@ -87,13 +92,17 @@ def plan_message(
         )
     lines = [f"*{esc(e.name)}*: {esc(_headline(e))}" for e in envs]
     blocks += [_section(chunk) for chunk in _chunks(lines, MAX_SECTION)]
-    _add_details(blocks, report, mask, link)
+    _add_details(blocks, report, mask, link, reserve)
     fallback = f"{title}: " + "; ".join(f"{e.name}: {_headline(e)}" for e in envs)
     return {"text": _cut(mask(fallback), MAX_FALLBACK), "blocks": blocks}
 
 
 def _add_details(
-    blocks: list[dict[str, Any]], report: Report, mask: Callable[[str], str], link: str | None
+    blocks: list[dict[str, Any]],
+    report: Report,
+    mask: Callable[[str], str],
+    link: str | None,
+    reserve: int,
 ) -> None:
     """The environments' diff lines in code blocks, as much as the limits leave room for."""
     details = [
@@ -105,8 +114,8 @@ def _add_details(
         ]
         if text
     ]
-    used = sum(_size(b) for b in blocks)
-    room_blocks = MAX_BLOCKS - len(blocks) - 1  # one for the note on what was left out
+    used = sum(_size(b) for b in blocks) + reserve * MAX_SECTION // 4
+    room_blocks = MAX_BLOCKS - reserve - len(blocks) - 1  # one for the note on what was cut
     left_out = 0
     for position, (name, title, text) in enumerate(details):
         remaining = len(details) - position
