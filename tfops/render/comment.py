@@ -17,21 +17,18 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Any
 
+from tfops.github.body import BODY_LIMIT, utf16_length
 from tfops.plan.model import EnvironmentPlan, ResourceChange
 from tfops.render import Report
 from tfops.render.markdown import diff_lines, env_sections, fence, render_template
 
-COMMENT_LIMIT = 65_536  # characters (counted as UTF-16 code units, to be safe)
+COMMENT_LIMIT = BODY_LIMIT  # GitHub counts a comment in UTF-16 code units
 SUMMARY_LIMIT = 1024 * 1024  # bytes
 MAX_ERROR_CHARS = 20_000  # terraform's error, per environment
 MIN_USEFUL_DETAIL = 400  # a cut shorter than this shows nothing but the note
 FENCE_LINE_EXTRA = 8  # "diff", line breaks and the blank lines around a detail block
 WARNING_CAPS = (200, 50, 10)  # listed destroyed resources, when nothing else is left to cut
 _SLOT = re.compile("\ue000\\d+\ue001")  # where a detail goes, in private-use characters
-
-
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def utf8_length(text: str) -> int:
