@@ -15,7 +15,7 @@ from tests.chatops.conftest import YAML
 from tests.repos import make_repo, resource
 from tests.server.test_health import fetch
 from tests.slack_app import SECRET, Receiver, SlackClient, buttons, message_text
-from tests.test_watch import WatchProcess, processes  # noqa: F401  (a fixture)
+from tests.watch.test_reconciler import WatchProcess, processes  # noqa: F401  (a fixture)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import Tfops
 from tests.helpers import start_tfops, wait_for, write_files
-from tests.test_locks import dead_pid
+from tests.records.test_locks import dead_pid
 from tfops.records.locks import FileLocks, LockHolder
 
 SLOW_APPLY = """resource "terraform_data" "slow" {

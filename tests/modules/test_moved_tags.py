@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Tfops
+from tests.gates.test_pins import env_repo, module_repo
 from tests.helpers import git
-from tests.test_pins import env_repo, module_repo
 from tfops.gates.pins import moved_tag_findings
 from tfops.modules.lock import moved_tags
 from tfops.modules.remote import RemoteLister

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tfops
+from tests.gates.test_pins import env_repo, failing, module_repo, run_pins
 from tests.helpers import init_repo, write_files
-from tests.test_pins import env_repo, failing, module_repo, run_pins
 from tfops.console import Console
 from tfops.gates.base import Finding, GateContext
 from tfops.gates.pins import PinsGate

@@ -1,3 +1,3 @@
-from tests.test_locks import backend_factory, locks
+from tests.records.test_locks import backend_factory, locks
 
 __all__ = ["backend_factory", "locks"]

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.test_locks import Factory, dead_pid
+from tests.records.test_locks import Factory, dead_pid
 from tfops.children import CHILDREN, Child, start_ticks
 from tfops.records.locks import LockBackend, LockHeld, LockHolder, held
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import Tfops
 from tests.helpers import commit, git
-from tests.test_watch import WatchProcess, processes  # noqa: F401  (a fixture)
+from tests.watch.test_reconciler import WatchProcess, processes  # noqa: F401  (a fixture)
 from tfops.config import load_config
 from tfops.records.audit import AuditEntry, open_audit
 from tfops.report import overview

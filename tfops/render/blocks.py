@@ -55,10 +55,11 @@ def code_block(text: object) -> str:
 
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    """The Markdown templates' environment (same loader, same whitespace rules), with
-    Slack's escaping filters: values are escaped by `slack`, `slack_code`, `slack_block`."""
-    env = environment()
-    env.filters.update(slack=escape, slack_code=code, slack_block=code_block)
+    """The Markdown templates' environment (same loader, same whitespace rules) with the
+    chat messages' escaping filters — `slack`, `slack_code`, `slack_block` — in an overlay
+    of its own, so the reports' filters of those names stay as they are."""
+    env = environment().overlay(cache_size=50)
+    env.filters = {**env.filters, "slack": escape, "slack_code": code, "slack_block": code_block}
     return env
 
 

@@ -23,8 +23,8 @@ from click.testing import Result
 
 from tests.conftest import Tfops
 from tests.helpers import commit, git, init_repo
+from tests.pipeline.test_drift import ORIGINAL
 from tests.slack_webhook import Slack, slack_webhook
-from tests.test_drift import ORIGINAL
 from tfops.config import load_config
 from tfops.console import Console
 from tfops.records.audit import open_audit

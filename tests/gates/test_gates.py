@@ -17,7 +17,7 @@ from tests.conftest import Tfops
 from tests.fake_tools import FIXTURES, ToolPath
 from tests.helpers import PROJECT, commit, init_repo
 
-SARIF_SCHEMA = Path(__file__).resolve().parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = PROJECT / "tests" / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
 
 
 def _main_tf() -> str:
