@@ -166,6 +166,13 @@ def show_the_promotion_branch() -> None:
     print(git(SANDBOX / "environments", "log", "-1", "--stat"), end="")
 
 
+def about_the_overview() -> None:
+    print(
+        "\n# What is deployed where: the overview page (one self-contained HTML file; "
+        "\n# `tfops watch --listen` serves the same page at /)."
+    )
+
+
 def main() -> int:
     if SANDBOX.exists():
         shutil.rmtree(SANDBOX)
@@ -199,6 +206,9 @@ def main() -> int:
         ("promote", "prod_back_end", "v1.2.0", "environments", "-e", "prod",
          "--branch", "promote/prod_back_end-v1.2.0"),
         show_the_promotion_branch,
+        about_the_overview,
+        ("report", "environments"),
+        ("report", "environments", "--html", "report.html"),
     ]  # fmt: skip
     for step in steps:
         if callable(step):
@@ -208,7 +218,7 @@ def main() -> int:
         if code not in (0, 2):
             print(f"demo step `tfops {' '.join(step)}` failed with exit code {code}")
             return code
-    print("\nDemo finished. Try it yourself:")
+    print("\nDemo finished. The overview page is build/demo/report.html. Try it yourself:")
     print("  cd build/demo && ../../.venv/bin/tfops plan environments -e prod")
     print(f"  export TF_CLI_CONFIG_FILE={os.environ['TF_CLI_CONFIG_FILE']}")
     print("  ../../.venv/bin/tfops watch environments --state-dir watch --listen 127.0.0.1:8080")
