@@ -131,3 +131,28 @@ def test_duplicate_keys_are_refused_naming_both_lines() -> None:
 def test_a_merge_key_may_be_overridden_without_being_a_duplicate() -> None:
     text = "environments:\n  prod: &p {apply: manual}\n  stage:\n    <<: *p\n    apply: auto\n"
     assert parse_config(text, Path("tfops.yaml")).env("stage").apply == "auto"
+
+
+def test_a_region_below_an_environment_can_have_its_own_settings(tmp_path: Path) -> None:
+    from tests.helpers import write_files
+    from tfops.repo.environments import EnvironmentsRepo
+
+    write_files(
+        tmp_path,
+        {
+            "envs/prod/eu-west-1/main.tf": 'resource "terraform_data" "a" {}\n',
+            "envs/prod/us-east-1/main.tf": 'resource "terraform_data" "a" {}\n',
+            "tfops.yaml": "environments:\n  prod: {apply: manual}\n"
+            "  prod/us-east-1: {apply: auto, heal: true}\n",
+        },
+    )
+    repo = EnvironmentsRepo(tmp_path)
+    eu, us = repo.environments["prod/eu-west-1"], repo.environments["prod/us-east-1"]
+    assert (eu.apply_mode, eu.pinned) == ("manual", True)  # prod's
+    assert (us.apply_mode, us.config.heal, us.pinned) == ("auto", True, True)
+
+
+def test_environment_names_cannot_climb_out(tmp_path: Path) -> None:
+    for name in ("prod/../x", "/prod", "prod/", "Prod", "a" * 101):
+        with pytest.raises(ConfigError, match="environment name"):
+            parse_config(f"environments:\n  {name!r}: {{}}\n", tmp_path / "tfops.yaml")

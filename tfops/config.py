@@ -30,6 +30,9 @@ SCHEMA_URL = "https://raw.githubusercontent.com/tfops/tfops/main/schema/tfops.sc
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 DEFAULT_PINNED_ENVIRONMENTS = frozenset({"prod", "production", "prd"})
+# lower-case words and dashes; a region below an environment directory keeps its path
+# (`prod/eu-west-1`); no `.` or `..`, no leading slash, at most 100 characters
+ENVIRONMENT_NAME = re.compile(r"(?=.{1,100}$)[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)*")
 
 
 class Strict(BaseModel):
@@ -321,9 +324,10 @@ class TfopsConfig(Strict):
     @classmethod
     def _env_names(cls, values: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
         for name in values:
-            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+            if not ENVIRONMENT_NAME.fullmatch(name):
                 raise ValueError(
-                    f"environment name {name!r} must be lower-case letters, digits and dashes"
+                    f"environment name {name!r} must be lower-case letters, digits and "
+                    "dashes, with `/` between the parts of a path such as prod/eu-west-1"
                 )
         return values
 

@@ -9,13 +9,13 @@ command is echoed back but its first line, capped and shown as code.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from tfops.config import ENVIRONMENT_NAME
 
 PREFIX = "/tfops"
 VERBS = ("plan", "apply", "unlock", "help")
 ONE_ENVIRONMENT = ("apply", "unlock")
-ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_LINE = 1000  # a first line longer than this is not a command anyone typed
 
 
