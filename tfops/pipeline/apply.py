@@ -124,7 +124,9 @@ def apply_change(
         outcome.audit_problem = "; ".join(
             exc.after(outcome.outcome.value) for exc in trail.not_written
         )
-        session.console.warn(outcome.audit_problem)
+        # the spool may be on a runner that is thrown away: the log keeps the lines too
+        lines = [e.to_json() for exc in trail.not_written for e in exc.entries]
+        session.console.warn(outcome.audit_problem + "".join(f"\n  {line}" for line in lines))
     return outcome
 
 
