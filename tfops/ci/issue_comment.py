@@ -49,6 +49,23 @@ class Reply:
     output: str = ""
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A command that passed every check, ready to run: who asked what on which head."""
+
+    ctx: CiContext
+    trusted: Trusted
+    client: GithubClient
+    pull: Mapping[str, Any]
+    head: str
+    command: Command
+    comment: dict[str, Any]
+
+    @property
+    def number(self) -> int:
+        return int(self.pull["number"])
+
+
 def handle(ctx: CiContext) -> ExitCode:
     """Run the `/tfops` command of an issue_comment event, if there is one."""
     event, console = ctx.event, ctx.console
@@ -105,7 +122,8 @@ def handle(ctx: CiContext) -> ExitCode:
         session.masker.add_values([event.token])
     try:
         head = _checked_out_head(ctx, pull, number)
-        result = RUNNERS[command.verb](ctx, trusted, client, pull, head, command, comment)
+        asked = Asked(ctx, trusted, client, pull, head, command, comment)
+        result = RUNNERS[command.verb](asked)
     except TfopsError as exc:
         result = Reply(ExitCode(exc.exit_code), str(exc))
     client.add_reaction(comment_id, "rocket" if result.code == ExitCode.OK else "confused")
@@ -151,45 +169,29 @@ def _checked_out_head(ctx: CiContext, pull: Mapping[str, Any], number: int) -> s
     return head
 
 
-def _plan(
-    ctx: CiContext,
-    trusted: Trusted,
-    client: GithubClient,
-    pull: Mapping[str, Any],
-    head: str,
-    command: Command,
-    comment: dict[str, Any],
-) -> Reply:
+def _plan(asked: Asked) -> Reply:
     code = plan_pull_request(
-        ctx,
-        int(pull["number"]),
-        head_sha=head,
-        pull=pull,
-        draft=bool(pull.get("draft")),
-        requested=command.environments,
-        trusted=trusted,
+        asked.ctx,
+        asked.number,
+        head_sha=asked.head,
+        pull=asked.pull,
+        draft=bool(asked.pull.get("draft")),
+        requested=asked.command.environments,
+        trusted=asked.trusted,
     )
     return Reply(code)
 
 
-def _apply(
-    ctx: CiContext,
-    trusted: Trusted,
-    client: GithubClient,
-    pull: Mapping[str, Any],
-    head: str,
-    command: Command,
-    comment: dict[str, Any],
-) -> Reply:
-    session = trusted.session
-    number = int(pull["number"])
-    problems = apply_problems(client, pull, session.config.github.apply_requirements)
+def _apply(asked: Asked) -> Reply:
+    session, number, head = asked.trusted.session, asked.number, asked.head
+    requirements = session.config.github.apply_requirements
+    problems = apply_problems(asked.client, asked.pull, requirements)
     if problems:
         return Reply(
             ExitCode.ERROR,
             f"#{number} can't be applied before merge: " + "; ".join(problems) + ".",
         )
-    (env,) = command.environments
+    (env,) = asked.command.environments
     session.select([env])
     records = Records.open(session)
     kept = records.store.records(repo=records.repo, pr=number, environment=env, kind="plan")
@@ -201,7 +203,7 @@ def _apply(
             f"is nothing reviewed to apply. Comment `/tfops plan -e {env}`, read the plan, and "
             "ask again.",
         )
-    posted = _when(comment.get("created_at"))
+    posted = _when(asked.comment.get("created_at"))
     if posted is None:
         raise TfopsError("the issue_comment event has no comment.created_at", where="event")
     if all(r.created_at > posted for r in of_head):
@@ -214,7 +216,7 @@ def _apply(
     record = of_head[-1]
     reviewed = {env: [records.store.get(record.key).plan_json]}
     prs_of = {env: [MergedPR(number, head, head)]}
-    login = str((comment.get("user") or {}).get("login") or "")
+    login = str((asked.comment.get("user") or {}).get("login") or "")
     out = io.StringIO()
 
     def show(planned: Planned) -> None:
@@ -232,7 +234,7 @@ def _apply(
             head,
             LockHolder.for_run(pr=number, who=login or None),
             pr=number,
-            gates=ctx.gates,
+            gates=asked.ctx.gates,
             take_over=frozenset({f"pr-{number}"}),
             hand_back=True,
             check_worktree=False,
@@ -254,17 +256,9 @@ def _apply(
     return Reply(code, "\n".join(text), out.getvalue())
 
 
-def _unlock(
-    ctx: CiContext,
-    trusted: Trusted,
-    client: GithubClient,
-    pull: Mapping[str, Any],
-    head: str,
-    command: Command,
-    comment: dict[str, Any],
-) -> Reply:
-    session = trusted.session
-    (env,) = command.environments
+def _unlock(asked: Asked) -> Reply:
+    session = asked.trusted.session
+    (env,) = asked.command.environments
     session.select([env])
     try:
         released = unlock(Records.open(session).locks, env)
