@@ -18,11 +18,12 @@ from typing import Any
 import python_terraform
 from python_terraform import IsFlagged
 
+from tfops.caches import default_cache_dir
 from tfops.config import TerraformConfig
 from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
 from tfops.plan.model import load_plan
-from tfops.repo.hcl import HclCache, default_cache_dir
+from tfops.repo.hcl import HclCache
 from tfops.terraform import process, state
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
