@@ -57,6 +57,12 @@ class GateResult:
         return self.status in ("passed", "skipped")
 
 
+class FmtResults(Protocol):
+    """`fmt -check` results of many directories from one terraform run (gates/fmt.py)."""
+
+    def results(self, root: Path, directories: list[Path]) -> list[process.Result] | None: ...
+
+
 class GateToolError(Exception):
     """The tool crashed or printed something that isn't its report."""
 
@@ -81,6 +87,8 @@ class GateContext:
     # Where reported paths are relative to: the repo's root by default. A module repo's
     # root when the gates check one of its modules (a root with no environments).
     base: Path | None = None
+    fmt_batch: FmtResults | None = None  # one fmt run for every root of this run
+    validated_by_plan: bool = False  # a plan that just succeeded said all validate would
 
     @property
     def selected(self) -> tuple[str, ...]:

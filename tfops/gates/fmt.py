@@ -3,18 +3,37 @@
 Like `terraform fmt -recursive` over what the environments use: the root's files, and
 every local module directory inside the repo its selected environments load (directly
 or through other modules). Examples, tests and modules nobody calls are not checked.
+
+One terraform process checks every directory (`FmtBatch`): a root's and its modules', or
+every root's of a run (`GateContext.fmt_batch`), instead of one process per directory.
+Its output is split back per directory, named as a check of that directory from its root
+would name it, so the findings are the same. What terraform said of a directory is kept
+in the cache by the terraform version and the names and contents of the files there fmt
+may read: a directory nobody changed is not checked again. Terraform before 1.3 takes
+one directory per call; so does any run the batch can't read (a syntax error stops
+terraform at the first file): then each directory is checked on its own, as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from python_terraform import IsFlagged
 
+from tfops.caches import default_cache_dir, read_entry, write_entry
 from tfops.gates.base import Finding, GateContext, GateToolError
 from tfops.terraform.process import Result
+from tfops.terraform.versions import satisfies
+
+if TYPE_CHECKING:
+    from tfops.repo.environments import EnvironmentsRepo, Root
+    from tfops.terraform.runner import Terraform
 
 _HUNK = re.compile(r"^@@ -(\d+)")
 # terraform's human diagnostics: "Error: Invalid expression" … "  on main.tf line 2, in …"
@@ -37,19 +56,29 @@ class FmtGate:
                     ctx.terraform.argv("fmt", _argument(ctx, directory), no_color=IsFlagged),
                     "terraform fmt",
                 )
-        findings = self._check(ctx, ctx.terraform.fmt_check(), {})
-        for directory, users in modules.items():
-            argv = ctx.terraform.argv(
-                "fmt",
-                _argument(ctx, directory),
-                check=IsFlagged,
-                diff=IsFlagged,
-                no_color=IsFlagged,
-                list=True,
-            )
-            result = ctx.terraform.run(argv, "terraform fmt", check=False, quiet=True)
+        directories = [ctx.root.path, *modules]
+        checked = None
+        if not ctx.fix:  # --fix has just written the files: check what is there now
+            batch = ctx.fmt_batch or FmtBatch(ctx.terraform, directories)
+            checked = batch.results(ctx.root.path, directories)
+        if checked is None:
+            checked = [ctx.terraform.fmt_check()]
+            checked += [self._check_one(ctx, directory) for directory in modules]
+        findings = self._check(ctx, checked[0], {})
+        for (directory, users), result in zip(modules.items(), checked[1:], strict=True):
             findings += self._check(ctx, result, {ctx.repo.relative(directory): users})
         return findings
+
+    def _check_one(self, ctx: GateContext, directory: Path) -> Result:
+        argv = ctx.terraform.argv(
+            "fmt",
+            _argument(ctx, directory),
+            check=IsFlagged,
+            diff=IsFlagged,
+            no_color=IsFlagged,
+            list=True,
+        )
+        return ctx.terraform.run(argv, "terraform fmt", check=False, quiet=True)
 
     def _check(
         self, ctx: GateContext, result: Result, used_by: dict[str, tuple[str, ...]]
@@ -124,14 +153,133 @@ def split_diffs(output: str) -> dict[str, str]:
 def module_dirs(ctx: GateContext) -> dict[Path, tuple[str, ...]]:
     """The local module directories (inside the repo, outside the root's own directory
     listing) the selected environments load → the environments that load each."""
+    return modules_of(ctx.repo, ctx.root, ctx.selected)
+
+
+def modules_of(
+    repo: EnvironmentsRepo, root: Root, environments: Iterable[str]
+) -> dict[Path, tuple[str, ...]]:
     users: dict[Path, list[str]] = {}
-    for name in ctx.selected:
-        for directory in ctx.repo.local_module_dirs(ctx.repo.environments[name]):
-            if directory != ctx.root.path:
+    for name in environments:
+        for directory in repo.local_module_dirs(repo.environments[name]):
+            if directory != root.path:
                 users.setdefault(directory, []).append(name)
     return {d: tuple(envs) for d, envs in sorted(users.items())}
 
 
 def _argument(ctx: GateContext, directory: Path) -> str:
     """The directory as terraform, running in the root, is given it (and prints it back)."""
-    return Path(os.path.relpath(directory, ctx.root.path)).as_posix()
+    return _relative(directory, ctx.root.path)
+
+
+def _relative(path: Path | str, start: Path | str) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+# Terraform takes several directories in one `fmt` call from 1.3 on (1.0 takes one).
+BATCH_TERRAFORM = ">= 1.3.0"
+
+
+class FmtBatch:
+    """One `terraform fmt -check -diff` over many directories, run once when first asked,
+    its output kept per directory. Thread-safe: roots planned in parallel share one."""
+
+    def __init__(self, terraform: Terraform, directories: Iterable[Path]):
+        self.terraform = terraform
+        self.directories = list(dict.fromkeys(directories))
+        self._lock = threading.Lock()
+        self._ran = False
+        self._files: dict[str, dict[str, str]] | None = None  # directory → file → diff
+
+    def results(self, root: Path, directories: list[Path]) -> list[Result] | None:
+        """One `fmt -check` result per directory, as checking it from `root` would print
+        it; None when the batch can't answer (then check each directory on its own)."""
+        files = self._run()
+        keys = [os.path.normpath(d) for d in directories]
+        if files is None or any(k not in files for k in keys):
+            return None
+        results = []
+        for directory, key in zip(directories, keys, strict=True):
+            shown = "" if directory == root else _relative(directory, root) + "/"
+            lines = []
+            for name, diff in files[key].items():
+                body = diff.splitlines()
+                for index, side in ((0, "--- old/"), (1, "+++ new/")):  # the diff's headers
+                    if len(body) > index and body[index].startswith(side):
+                        body[index] = f"{side}{shown}{name}"
+                lines += [shown + name, *body]
+            text = "".join(f"{line}\n" for line in lines)
+            results.append(Result((), 3 if text else 0, text, "", 0.0))
+        return results
+
+    def _run(self) -> dict[str, dict[str, str]] | None:
+        with self._lock:
+            if not self._ran:
+                self._ran = True
+                self._files = self._check()
+            return self._files
+
+    def _check(self) -> dict[str, dict[str, str]] | None:
+        """Each directory's unformatted files → their diffs: from the cache, and from one
+        terraform run over the directories it doesn't know."""
+        version = self.terraform.binary.version
+        if not satisfies(version, BATCH_TERRAFORM):
+            return None
+        files: dict[str, dict[str, str]] = {}
+        keys = {os.path.normpath(d): _cache_key(version, d) for d in self.directories}
+        for directory, key in keys.items():
+            known = read_entry(_cache_path(key)) if key else None
+            if isinstance(known, dict) and all(isinstance(v, str) for v in known.values()):
+                files[directory] = known
+        todo = [d for d in self.directories if os.path.normpath(d) not in files]
+        if todo:
+            checked = self._terraform(todo)
+            if checked is None:
+                return None
+            for directory, found in checked.items():
+                files[directory] = found
+                key = keys[directory]
+                if key and key == _cache_key(version, Path(directory)):  # not edited meanwhile
+                    write_entry(_cache_path(key), found)
+        return files
+
+    def _terraform(self, directories: list[Path]) -> dict[str, dict[str, str]] | None:
+        cwd = self.terraform.workdir
+        argv = self.terraform.argv(
+            "fmt", check=IsFlagged, diff=IsFlagged, no_color=IsFlagged, list=True
+        ) + [_relative(d, cwd) for d in directories]
+        result = self.terraform.run(argv, "terraform fmt", check=False, quiet=True)
+        if result.returncode not in (0, 3):
+            return None  # a syntax error (or an old terraform): each directory alone
+        files: dict[str, dict[str, str]] = {os.path.normpath(d): {} for d in directories}
+        for printed, diff in split_diffs(result.stdout).items():
+            folder, name = os.path.split(os.path.normpath(os.path.join(cwd, printed)))
+            if folder not in files:
+                return None
+            files[folder][name] = diff
+        return files
+
+
+# What `terraform fmt` may read in a directory (.tf, .tfvars, .tftest.hcl, .tfmock.hcl …)
+FMT_INPUTS = (".tf", ".tfvars", ".hcl")
+
+
+def _cache_key(version: str, directory: Path) -> str | None:
+    """The terraform version and every file fmt may read there, by name and content;
+    None when the directory can't be read (then terraform says why)."""
+    digest = hashlib.sha256(f"fmt 1\0{version}\0".encode())
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(FMT_INPUTS))
+        for name in names:
+            path = directory / name
+            if path.is_file():
+                data = path.read_bytes()
+                digest.update(f"{name}\0{len(data)}\0".encode())
+                digest.update(data)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    return default_cache_dir() / "fmt" / f"{key}.json"

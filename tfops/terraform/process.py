@@ -26,7 +26,6 @@ agent): killed mid-apply, terraform would leave what it created outside its stat
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 import shutil
@@ -341,6 +340,8 @@ def _parent_death_signal() -> tuple[tuple[str, ...], Callable[[], None] | None]:
         with contextlib.suppress(OSError):
             if subprocess.run([*wrapper, "true"], capture_output=True).returncode == 0:
                 return wrapper, None
+    import ctypes  # here: only where there is no setpriv
+
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):

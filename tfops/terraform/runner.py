@@ -22,9 +22,9 @@ from tfops.caches import default_cache_dir
 from tfops.config import TerraformConfig
 from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
-from tfops.plan.model import load_plan
 from tfops.repo.hcl import HclCache
 from tfops.terraform import process, state
+from tfops.terraform.init_stamp import InitStamp
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
 
@@ -207,13 +207,23 @@ class Terraform:
         return result
 
     # ---- commands --------------------------------------------------------------------
-    def init(self, *, backend: bool = True, backend_config: Sequence[str] = ()) -> Result:
+    def init(
+        self, *, backend: bool = True, backend_config: Sequence[str] = (), reuse: bool = False
+    ) -> Result | None:
+        """`terraform init`. With `reuse`, skipped (None) when the stamp of what it reads
+        matches the last successful init's (`tfops.terraform.init_stamp`)."""
         options: dict[str, Any] = {"input": False, "no_color": IsFlagged}
         if not backend:
             options["backend"] = False
         argv = self.argv("init", **options)
         argv += [f"-backend-config={c}" for c in backend_config] + list(self.config.init_args)
-        return self.run(argv, "terraform init")
+        stamp = InitStamp(self.workdir, argv, self.binary.version, self.env)
+        if reuse and stamp.matches():
+            return None
+        stamp.forget()
+        result = self.run(argv, "terraform init")
+        stamp.record()
+        return result
 
     def fmt_check(self) -> Result:
         """`fmt -check -diff`: exit 0 formatted, 3 needs formatting, other = error."""
@@ -247,8 +257,8 @@ class Terraform:
         var_files: Sequence[str] = (),
         refresh_only: bool = False,
         extra: Sequence[str] = (),
-    ) -> bool:
-        """Plan to `out`; True when there are changes (from -detailed-exitcode)."""
+    ) -> Result:
+        """Plan to `out`; exit code 2 when there are changes (-detailed-exitcode)."""
         options: dict[str, Any] = {
             "input": False,
             "no_color": IsFlagged,
@@ -269,7 +279,7 @@ class Terraform:
                 f"terraform plan failed in {self.label} (exit {result.returncode})",
                 diagnostics=_diagnostics(result),
             )
-        return result.returncode == 2
+        return result
 
     def show_json(self, planfile: Path) -> dict[str, Any]:
         result = self.run(
@@ -277,6 +287,8 @@ class Terraform:
             "terraform show",
             quiet=True,
         )
+        from tfops.plan.model import load_plan  # the plan reader is needed once a plan is made
+
         try:
             return load_plan(result.stdout)
         except ValueError:
