@@ -14,6 +14,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "tfops"
 
 
+def file_key(path: str) -> str | None:
+    """What identifies an executable's build: real path, size and modification time."""
+    real = os.path.realpath(path)
+    try:
+        stat = os.stat(real)
+    except OSError:
+        return None
+    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def read_entry(path: Path) -> Any:
     """A cached JSON value, or None when it is missing or unreadable."""
     try:

@@ -104,7 +104,8 @@ class Session:
         self._fmt_batch: FmtBatch | None = None
         # what the command needs once a plan is made, imported while terraform plans
         self.needed_after_plan: list[str] = ["tfops.plan.model"]
-        self._imported_meanwhile = False
+        self._head: Future[str | None] | None = None
+        self._meanwhile_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path, console: Console, config: TfopsConfig | None = None) -> Session:
@@ -411,7 +412,6 @@ class Session:
         run.planfile = self._planfile_path(run)
         # terraform's streamed plan shows prior values it doesn't always mark sensitive
         self.masker.add_values(terraform.sensitive_state_values())
-        self._import_meanwhile()
         try:
             try:
                 result = self._plan_to_file(run, terraform, refresh_only)
@@ -427,20 +427,34 @@ class Session:
         self._summarize(run, envs)
         return result.output
 
-    def _import_meanwhile(self) -> None:
-        """Import what comes after the plan in a thread, while this one waits for terraform
-        (it sleeps on the child, so the import doesn't hold it up). Once per run; an import
-        that fails here fails again, with its traceback, where the module is used."""
-        if self._imported_meanwhile:
-            return
-        self._imported_meanwhile = True
+    def _meanwhile(self) -> None:
+        """What comes after the plan, prepared in a thread while terraform plans (this
+        thread sleeps on the child then): the modules the report needs, and the commit it
+        names. Once per run; an import that fails here fails again, with its traceback,
+        where the module is used."""
+        with self._meanwhile_lock:  # roots planned in parallel start it once
+            if self._head is not None:
+                return
+            self._head = Future()
 
-        def load() -> None:
+        def prepare(head: Future[str | None]) -> None:
             for name in self.needed_after_plan:
                 with contextlib.suppress(Exception):
                     importlib.import_module(name)
+            try:
+                head.set_result(gitutil.head_commit(self.repo.root))
+            except BaseException as exc:  # report() asks again, and gets the error there
+                head.set_exception(exc)
 
-        threading.Thread(target=load, name="tfops-imports", daemon=True).start()
+        threading.Thread(
+            target=prepare, args=(self._head,), name="tfops-meanwhile", daemon=True
+        ).start()
+
+    def head_commit(self) -> str | None:
+        """The checked-out commit (looked up while terraform planned, when it did)."""
+        if self._head is not None and self._head.exception() is None:
+            return self._head.result()
+        return gitutil.head_commit(self.repo.root)
 
     def _summarize(self, run: RootRun, envs: list[str]) -> None:
         """Mask the plan's sensitive values from here on, and split it per environment."""
@@ -462,6 +476,7 @@ class Session:
             targets=run.targets,
             var_files=self.var_files(run.root),
             refresh_only=refresh_only,
+            on_start=self._meanwhile,
         )
 
     def report(self, runs: list[RootRun], envs: list[str]) -> Report:
@@ -472,7 +487,7 @@ class Session:
             repo=self.repo.root.name,
             summary=merged_summary(runs, envs),
             gates=[g for run in runs for g in run.gates],
-            commit=gitutil.head_commit(self.repo.root),
+            commit=self.head_commit(),
         )
 
     def run_roots(

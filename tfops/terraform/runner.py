@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import python_terraform
 from python_terraform import IsFlagged
 
-from tfops.caches import default_cache_dir
+from tfops.caches import default_cache_dir, file_key
 from tfops.config import TerraformConfig
 from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
@@ -103,16 +103,13 @@ def find_terraform(config: TerraformConfig) -> TerraformBinary:
 
 
 def _binary_key(path: str) -> str | None:
-    real = os.path.realpath(path)
+    key = file_key(path)
     try:
-        stat = os.stat(real)
-        with open(real, "rb") as handle:
+        with open(os.path.realpath(path), "rb") as handle:
             magic = handle.read(4)
     except OSError:
         return None
-    if not magic.startswith(_EXECUTABLE_MAGIC):
-        return None
-    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+    return key if magic.startswith(_EXECUTABLE_MAGIC) else None
 
 
 def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -> None:
@@ -188,7 +185,13 @@ class Terraform:
         return built
 
     def run(
-        self, argv: Sequence[str], what: str, *, check: bool = True, quiet: bool = False
+        self,
+        argv: Sequence[str],
+        what: str,
+        *,
+        check: bool = True,
+        quiet: bool = False,
+        on_start: Callable[[], None] | None = None,
     ) -> Result:
         result = process.run(
             argv,
@@ -198,6 +201,7 @@ class Terraform:
             timeout=self.config.timeout_minutes * 60,
             what=what,
             stop_with_tfops=True,
+            on_start=on_start,
         )
         if check and result.returncode != 0:
             raise TerraformError(
@@ -257,8 +261,10 @@ class Terraform:
         var_files: Sequence[str] = (),
         refresh_only: bool = False,
         extra: Sequence[str] = (),
+        on_start: Callable[[], None] | None = None,
     ) -> Result:
-        """Plan to `out`; exit code 2 when there are changes (-detailed-exitcode)."""
+        """Plan to `out`; exit code 2 when there are changes (-detailed-exitcode).
+        `on_start`: called once terraform runs."""
         options: dict[str, Any] = {
             "input": False,
             "no_color": IsFlagged,
@@ -273,7 +279,7 @@ class Terraform:
         if refresh_only:
             options["refresh_only"] = IsFlagged
         argv = self.argv("plan", **options) + list(self.config.plan_args) + list(extra)
-        result = self.run(argv, "terraform plan", check=False)
+        result = self.run(argv, "terraform plan", check=False, on_start=on_start)
         if result.returncode not in (0, 2):
             raise TerraformError(
                 f"terraform plan failed in {self.label} (exit {result.returncode})",
