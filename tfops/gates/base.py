@@ -60,6 +60,8 @@ class GateResult:
 class FmtResults(Protocol):
     """`fmt -check` results of many directories from one terraform run (gates/fmt.py)."""
 
+    def modules(self, root: Path) -> dict[Path, tuple[str, ...]] | None: ...
+
     def results(self, root: Path, directories: list[Path]) -> list[process.Result] | None: ...
 
 
@@ -117,7 +119,8 @@ class GateContext:
 
     def _from_repo(self, path: Path) -> str:
         """Repo-relative; a file outside the repo (a sibling module) as `../modules/…`."""
-        return Path(os.path.relpath(path.resolve(), self.base or self.repo.root)).as_posix()
+        resolved = self.repo.resolved(path)
+        return Path(os.path.relpath(resolved, self.base or self.repo.root)).as_posix()
 
     def ignores(self, *rule_ids: str | None) -> bool:
         """Whether config ignores a finding known by any of these ids (tools have two)."""

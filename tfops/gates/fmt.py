@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from python_terraform import IsFlagged
 
@@ -48,7 +48,8 @@ class FmtGate:
     install_hint = ""
 
     def run(self, ctx: GateContext) -> list[Finding]:
-        modules = module_dirs(ctx)
+        known = ctx.fmt_batch.modules(ctx.root.path) if ctx.fmt_batch else None
+        modules = module_dirs(ctx) if known is None else known
         if ctx.fix:
             ctx.terraform.fmt_write()
             for directory in modules:
@@ -59,7 +60,7 @@ class FmtGate:
         directories = [ctx.root.path, *modules]
         checked = None
         if not ctx.fix:  # --fix has just written the files: check what is there now
-            batch = ctx.fmt_batch or FmtBatch(ctx.terraform, directories)
+            batch = ctx.fmt_batch or FmtBatch(ctx.terraform, {ctx.root.path: modules})
             checked = batch.results(ctx.root.path, directories)
         if checked is None:
             checked = [ctx.terraform.fmt_check()]
@@ -178,18 +179,36 @@ def _relative(path: Path | str, start: Path | str) -> str:
 
 # Terraform takes several directories in one `fmt` call from 1.3 on (1.0 takes one).
 BATCH_TERRAFORM = ">= 1.3.0"
+# What `terraform fmt` may read in a directory: the files it formats (.tf, .tfvars,
+# .tftest.hcl, .tfmock.hcl …), and the module's other files (newer versions look at the
+# module as a whole). Terraform ignores names starting with "." or "#" or ending with "~".
+FMT_INPUTS = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".hcl")
+CACHE_FORMAT = "1"
+
+ModuleUsers = dict[Path, tuple[str, ...]]  # a root's module directories → who loads each
 
 
 class FmtBatch:
-    """One `terraform fmt -check -diff` over many directories, run once when first asked,
-    its output kept per directory. Thread-safe: roots planned in parallel share one."""
+    """One `terraform fmt -check -diff` over every directory of some roots (each root's
+    own and the modules it loads), run once when a root's fmt gate first asks, its output
+    kept per directory. Thread-safe: roots planned in parallel share one.
 
-    def __init__(self, terraform: Terraform, directories: Iterable[Path]):
+    What terraform said is kept in the cache by the terraform version and the names and
+    contents of every file fmt may read in those directories, so a run over files nobody
+    changed starts no terraform at all."""
+
+    def __init__(self, terraform: Terraform, roots: dict[Path, ModuleUsers]):
         self.terraform = terraform
-        self.directories = list(dict.fromkeys(directories))
+        self.roots = roots
+        self.directories = list(dict.fromkeys(d for r, m in roots.items() for d in (r, *m)))
         self._lock = threading.Lock()
         self._ran = False
         self._files: dict[str, dict[str, str]] | None = None  # directory → file → diff
+
+    def modules(self, root: Path) -> ModuleUsers | None:
+        """The module directories of a root, as the batch covers them (None: not one of its
+        roots)."""
+        return self.roots.get(root)
 
     def results(self, root: Path, directories: list[Path]) -> list[Result] | None:
         """One `fmt -check` result per directory, as checking it from `root` would print
@@ -220,38 +239,32 @@ class FmtBatch:
             return self._files
 
     def _check(self) -> dict[str, dict[str, str]] | None:
-        """Each directory's unformatted files → their diffs: from the cache, and from one
-        terraform run over the directories it doesn't know."""
+        """Each directory's unformatted files → their diffs: from the cache, else from one
+        terraform run (kept when no file changed while it ran)."""
         version = self.terraform.binary.version
         if not satisfies(version, BATCH_TERRAFORM):
             return None
-        files: dict[str, dict[str, str]] = {}
-        keys = {os.path.normpath(d): _cache_key(version, d) for d in self.directories}
-        for directory, key in keys.items():
-            known = read_entry(_cache_path(key)) if key else None
-            if isinstance(known, dict) and all(isinstance(v, str) for v in known.values()):
-                files[directory] = known
-        todo = [d for d in self.directories if os.path.normpath(d) not in files]
-        if todo:
-            checked = self._terraform(todo)
-            if checked is None:
-                return None
-            for directory, found in checked.items():
-                files[directory] = found
-                key = keys[directory]
-                if key and key == _cache_key(version, Path(directory)):  # not edited meanwhile
-                    write_entry(_cache_path(key), found)
+        inputs = _inputs(self.directories)
+        key = _cache_key(version, inputs) if inputs is not None else None
+        entry = default_cache_dir() / "fmt" / f"{key}.json"
+        cached = read_entry(entry) if key else None
+        names = [os.path.normpath(d) for d in self.directories]
+        if _well_formed(cached, len(names)):
+            return dict(zip(names, cached, strict=True))
+        files = self._terraform()
+        if files is not None and key and _unchanged(inputs, _inputs(self.directories)):
+            write_entry(entry, [files[n] for n in names])
         return files
 
-    def _terraform(self, directories: list[Path]) -> dict[str, dict[str, str]] | None:
+    def _terraform(self) -> dict[str, dict[str, str]] | None:
         cwd = self.terraform.workdir
         argv = self.terraform.argv(
             "fmt", check=IsFlagged, diff=IsFlagged, no_color=IsFlagged, list=True
-        ) + [_relative(d, cwd) for d in directories]
+        ) + [_relative(d, cwd) for d in self.directories]
         result = self.terraform.run(argv, "terraform fmt", check=False, quiet=True)
         if result.returncode not in (0, 3):
             return None  # a syntax error (or an old terraform): each directory alone
-        files: dict[str, dict[str, str]] = {os.path.normpath(d): {} for d in directories}
+        files: dict[str, dict[str, str]] = {os.path.normpath(d): {} for d in self.directories}
         for printed, diff in split_diffs(result.stdout).items():
             folder, name = os.path.split(os.path.normpath(os.path.join(cwd, printed)))
             if folder not in files:
@@ -260,26 +273,51 @@ class FmtBatch:
         return files
 
 
-# What `terraform fmt` may read in a directory (.tf, .tfvars, .tftest.hcl, .tfmock.hcl …)
-FMT_INPUTS = (".tf", ".tfvars", ".hcl")
+Inputs = list[list[tuple[Path, int, int]]]  # per directory: (file, size, mtime) fmt may read
 
 
-def _cache_key(version: str, directory: Path) -> str | None:
-    """The terraform version and every file fmt may read there, by name and content;
-    None when the directory can't be read (then terraform says why)."""
-    digest = hashlib.sha256(f"fmt 1\0{version}\0".encode())
+def _inputs(directories: list[Path]) -> Inputs | None:
+    """The files fmt may read in each directory; None when one can't be listed."""
+    found: Inputs = []
     try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(FMT_INPUTS))
-        for name in names:
-            path = directory / name
-            if path.is_file():
+        for directory in directories:
+            files = []
+            for name in sorted(os.listdir(directory)):
+                path = directory / name
+                ignored = name.startswith((".", "#")) or name.endswith("~")
+                if name.endswith(FMT_INPUTS) and not ignored and path.is_file():
+                    stat = path.stat()
+                    files.append((path, stat.st_size, stat.st_mtime_ns))
+            found.append(files)
+    except OSError:
+        return None
+    return found
+
+
+def _cache_key(version: str, inputs: Inputs) -> str | None:
+    """The terraform version, and every file's name and content, directory by directory."""
+    digest = hashlib.sha256(f"fmt {CACHE_FORMAT}\0{version}\0{len(inputs)}\0".encode())
+    try:
+        for files in inputs:
+            digest.update(f"{len(files)}\0".encode())
+            for path, _, _ in files:
                 data = path.read_bytes()
-                digest.update(f"{name}\0{len(data)}\0".encode())
+                digest.update(f"{path.name}\0{len(data)}\0".encode())
                 digest.update(data)
     except OSError:
         return None
     return digest.hexdigest()
 
 
-def _cache_path(key: str) -> Path:
-    return default_cache_dir() / "fmt" / f"{key}.json"
+def _well_formed(cached: object, count: int) -> TypeGuard[list[dict[str, str]]]:
+    """A cache entry as `_check` writes them: per directory, file → diff."""
+    return (
+        isinstance(cached, list)
+        and len(cached) == count
+        and all(isinstance(f, dict) and all(isinstance(v, str) for v in f.values()) for f in cached)
+    )
+
+
+def _unchanged(before: Inputs | None, after: Inputs | None) -> bool:
+    """No file fmt may read changed (size, modification time) while terraform ran."""
+    return before is not None and before == after

@@ -227,19 +227,13 @@ class Session:
         if len(roots) < 2:
             return
         wanted = set(environments)
-        directories = [
-            directory
-            for root in roots
-            for directory in (
-                root.path,
-                *modules_of(
-                    self.repo,
-                    root,
-                    [n for n in root.environments if not wanted or n in wanted],
-                ),
+        modules = {
+            root.path: modules_of(
+                self.repo, root, [n for n in root.environments if not wanted or n in wanted]
             )
-        ]
-        self._fmt_batch = FmtBatch(self.terraform(roots[0]), directories)
+            for root in roots
+        }
+        self._fmt_batch = FmtBatch(self.terraform(roots[0]), modules)
 
     def check_root(
         self, root: Root, *, only: Iterable[str] = (), keep_going: bool = False, fix: bool = False

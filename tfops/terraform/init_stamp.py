@@ -31,11 +31,22 @@ CONFIG_SUFFIXES = (".tf", ".tf.json")
 LOCK_FILE = ".terraform.lock.hcl"
 
 
+# What terraform says when the working directory needs `terraform init`. Run in automation
+# (TF_IN_AUTOMATION, as tfops runs it), some of its messages leave out "terraform init".
+INIT_NEEDED = (
+    "terraform init",
+    "Required plugins are not installed",
+    "Inconsistent dependency lock file",
+    "Backend initialization required",
+    "Module not installed",
+    "Plugin reinitialization required",
+    "Could not load plugin",
+)
+
+
 def needs_init(diagnostics: str) -> bool:
-    """Whether terraform's complaint is one `terraform init` fixes: Terraform says so
-    ("Module not installed … run "terraform init"", "Required plugins are not installed",
-    "Backend initialization required", "Inconsistent dependency lock file" …)."""
-    return "terraform init" in diagnostics
+    """Whether terraform's complaint is one `terraform init` fixes."""
+    return any(signal in diagnostics for signal in INIT_NEEDED)
 
 
 class InitStamp:
