@@ -77,7 +77,9 @@ class TerraformConfig:
     plan_args: list[str] = setting(factory=list)
     apply_args: list[str] = setting(factory=list)
     plugin_cache_dir: str | None = setting(
-        None, "Shared provider plugin cache. Default: ~/.cache/tfops/plugin-cache."
+        None,
+        "Shared provider plugin cache. Default: one for this tfops installation in "
+        "~/.cache/tfops/plugin-cache/.",
     )
     timeout_minutes: int = setting(
         60, "A terraform call running longer than this is interrupted.", ge=1

@@ -7,9 +7,11 @@ python-terraform can't stream output or pass signals on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,11 +139,19 @@ def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -
 
 
 def plugin_cache_dir(config: TerraformConfig) -> Path:
-    path = (
-        Path(os.path.expanduser(config.plugin_cache_dir))
-        if config.plugin_cache_dir
-        else (default_cache_dir() / "plugin-cache")
-    )
+    """Terraform's provider plugin cache: `terraform.plugin_cache_dir`, else one per tfops
+    installation under `~/.cache/tfops/plugin-cache/`.
+
+    One per installation, not one per machine: the bundled localfile provider's launcher
+    names its installation's Python, so two checkouts (two virtualenvs) make two packages
+    of the same provider version. In one shared cache the second `terraform init` would
+    replace the first's, and every working directory linked to it would fail its lock
+    file's checksum. Checkouts that share an installation share its cache."""
+    if config.plugin_cache_dir:
+        path = Path(os.path.expanduser(config.plugin_cache_dir))
+    else:
+        installation = hashlib.sha256(os.path.abspath(sys.executable).encode()).hexdigest()
+        path = default_cache_dir() / "plugin-cache" / installation[:16]
     path.mkdir(parents=True, exist_ok=True)
     return path
 
