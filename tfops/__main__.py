@@ -13,9 +13,14 @@ import atexit
 import gc
 
 
-def main() -> None:
+def settle_process() -> None:
+    """The garbage collector's settings for a tfops process (see above)."""
     gc.set_threshold(20_000, 10, 10)
     atexit.register(gc.freeze)  # registered first, so it runs last
+
+
+def main() -> None:
+    settle_process()
     from tfops.cli import main as cli
 
     cli()

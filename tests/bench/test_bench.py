@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import big_plan, big_repo, overhead, parallel
+from bench import big_plan, big_repo, fmt_roots, overhead, parallel
 from bench import run as bench_run
 from bench.common import PROJECT, Figure
 from tfops.config import TerraformConfig
@@ -91,6 +91,27 @@ def test_big_plan_summarises_renders_and_masks(tmp_path: Path) -> None:
     assert counted > 0 and details["changes_shown"] <= 500
     assert details["secrets"] > 0 and details["secrets_leaked"] == 0
     assert comment.value <= big_plan.COMMENT_LIMIT
+
+
+def test_big_plan_time_includes_the_json_parse(tmp_path: Path) -> None:
+    elapsed, *_ = big_plan.run(quick=True, work=tmp_path)
+    details = elapsed.details
+    assert elapsed.value == details["total_s"] >= details["json_s"] + details["summary_s"] > 0
+    assert math.isclose(details["total_s"], details["json_s"] + details["processing_s"])
+
+
+def test_fmt_roots_times_the_gate_against_one_recursive_fmt(tmp_path: Path) -> None:
+    ratio, cached = fmt_roots.run(quick=True, work=tmp_path)
+    _measured([ratio], 1)
+    details = ratio.details
+    assert details["roots"] == fmt_roots.ROOTS and details["gate_s"] > 0
+    assert ratio.value == details["gate_s"] / details["terraform_s"]
+    # the gate found exactly the files terraform lists: two roots' and a module's (once per
+    # root that loads it)
+    assert details["files_found"] == details["files_terraform_lists"]
+    assert details["files_found"] == ["envs/017/main.tf", "envs/123/main.tf", "modules/m03/main.tf"]
+    assert details["findings"] == 2 + fmt_roots.ROOTS // fmt_roots.MODULES
+    assert cached.target is None and cached.value < details["gate_s"]
 
 
 def test_big_plan_generator_is_shaped_like_terraform_show_json() -> None:
