@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,27 +213,32 @@ class Session:
         fix: bool = False,
     ) -> list[GateResult]:
         """The gates of several roots without a plan; one fmt run checks all of them."""
-        if not fix and "fmt" in enabled_gates(self.config.gates, only):
-            self.share_fmt(roots, ())
-        return [
-            result
-            for root in roots
-            for result in self.check_root(root, only=only, keep_going=keep_going, fix=fix)
-        ]
+        shared = not fix and "fmt" in enabled_gates(self.config.gates, only)
+        with self._shared_fmt(roots if shared else [], ()):
+            return [
+                result
+                for root in roots
+                for result in self.check_root(root, only=only, keep_going=keep_going, fix=fix)
+            ]
 
-    def share_fmt(self, roots: list[Root], environments: Iterable[str]) -> None:
-        """One `terraform fmt` for every root of this run (and the modules each loads)
-        instead of one per directory, run when a root's fmt gate first asks."""
-        if len(roots) < 2:
-            return
-        wanted = set(environments)
-        modules = {
-            root.path: modules_of(
-                self.repo, root, [n for n in root.environments if not wanted or n in wanted]
-            )
-            for root in roots
-        }
-        self._fmt_batch = FmtBatch(self.terraform(roots[0]), modules)
+    @contextlib.contextmanager
+    def _shared_fmt(self, roots: list[Root], environments: Iterable[str]) -> Iterator[None]:
+        """One `terraform fmt` for every root of a run (and the modules each loads) instead
+        of one per directory, run when a root's fmt gate first asks; for this run only (the
+        files may change before the next)."""
+        if len(roots) >= 2:
+            wanted = set(environments)
+            modules = {
+                root.path: modules_of(
+                    self.repo, root, [n for n in root.environments if not wanted or n in wanted]
+                )
+                for root in roots
+            }
+            self._fmt_batch = FmtBatch(self.terraform(roots[0]), modules)
+        try:
+            yield
+        finally:
+            self._fmt_batch = None
 
     def check_root(
         self, root: Root, *, only: Iterable[str] = (), keep_going: bool = False, fix: bool = False
@@ -445,9 +450,12 @@ class Session:
         ).start()
 
     def head_commit(self) -> str | None:
-        """The checked-out commit (looked up while terraform planned, when it did)."""
-        if self._head is not None and self._head.exception() is None:
-            return self._head.result()
+        """The checked-out commit: looked up while terraform planned, when it did (once: a
+        later plan of this session looks it up again)."""
+        with self._meanwhile_lock:
+            head, self._head = self._head, None
+        if head is not None and head.exception() is None:
+            return head.result()
         return gitutil.head_commit(self.repo.root)
 
     def _summarize(self, run: RootRun, envs: list[str]) -> None:
@@ -493,20 +501,20 @@ class Session:
         **options: Any,
     ) -> list[RootRun]:
         """Run several roots, `parallelism` at a time, keeping each root's output together."""
-        if options.get("gates", True) and "fmt" in enabled_gates(self.config.gates):
-            self.share_fmt(roots, envs)
-        if parallelism <= 1 or len(roots) <= 1:
-            return [self.run_root(root, envs, **options) for root in roots]
+        shared = options.get("gates", True) and "fmt" in enabled_gates(self.config.gates)
+        with self._shared_fmt(roots if shared else [], envs):
+            if parallelism <= 1 or len(roots) <= 1:
+                return [self.run_root(root, envs, **options) for root in roots]
 
-        def one(root: Root) -> RootRun:
-            sink = self.console.sink(self.label(root), buffered=True)
-            try:
-                return self.run_root(root, envs, sink=sink, **options)
-            finally:
-                sink.flush()
+            def one(root: Root) -> RootRun:
+                sink = self.console.sink(self.label(root), buffered=True)
+                try:
+                    return self.run_root(root, envs, sink=sink, **options)
+                finally:
+                    sink.flush()
 
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            return list(pool.map(one, roots))
+            with ThreadPoolExecutor(max_workers=parallelism) as pool:
+                return list(pool.map(one, roots))
 
 
 def _remove_abandoned(base: Path) -> None:
