@@ -10,11 +10,12 @@ plus sensitive outputs), drift, output changes, `planned_values` and `prior_stat
 Environments come from a real prefix-layout environments repo (dev_/stage_/prod_ files
 declaring the top-level modules), so the address → environment split is tfops's own.
 
-The pipeline runs in a fresh interpreter, as `tfops plan` does after `terraform show
--json`: read and parse the JSON, collect sensitive values for masking, summarise per
-environment, render the terminal report and the PR comment, mask both. The figures are the
-time of everything after the JSON is parsed (the JSON parse is reported beside it), the
-process's peak memory (ru_maxrss, interpreter included), and the comment's length.
+The pipeline runs in a fresh interpreter set up as the `tfops` executable sets itself up
+(`tfops.__main__.settle_process`), as `tfops plan` does after `terraform show -json`: read
+and parse the JSON, collect sensitive values for masking, summarise per environment,
+render the terminal report and the PR comment, mask both. The figures are the time of all
+of it, the JSON parse included (each step is reported beside it), the process's peak
+memory (ru_maxrss, interpreter included), and the comment's length.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 from bench.common import WORK, Figure, bench_env, fresh_dir, python_json
 
 NAME = "big plan"
-TARGET_SECONDS = 1.0
-TARGET_MEMORY_MB = 200.0
+TARGET_SECONDS = 0.5
+TARGET_MEMORY_MB = 150.0
 COMMENT_LIMIT = 65_536
 SECRET_SHAPE = re.compile(r"s3cr3t-[0-9a-f]{12}")  # every generated secret looks like this
 
@@ -283,6 +284,9 @@ def render_comment(report: Any, mask: Any) -> str:
 
 
 def measure(plan_path: Path, repo_path: Path) -> dict[str, Any]:
+    from tfops.__main__ import settle_process
+
+    settle_process()
     from tfops.masking import Masker
     from tfops.plan.model import load_plan, sensitive_values, summarize
     from tfops.render import Report
@@ -319,6 +323,7 @@ def measure(plan_path: Path, repo_path: Path) -> dict[str, Any]:
         "text_s": rendered - summarized,
         "comment_s": commented - rendered,
         "processing_s": commented - loaded,
+        "total_s": commented - started,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "changes_shown": changes,
         "environments": {name: env.counts.as_dict() for name, env in summary.environments.items()},
@@ -340,7 +345,7 @@ def run(quick: bool = False, work: Path | None = None) -> list[Figure]:
         python_json(["-m", "bench.big_plan", "measure", str(plan), str(repo)], env=env, cwd=work)
         for _ in range(1 if quick else 3)
     ]
-    runs.sort(key=lambda d: float(d["processing_s"]))
+    runs.sort(key=lambda d: float(d["total_s"]))
     middle = runs[len(runs) // 2]
     details = {
         "resource_changes": changes,
@@ -350,8 +355,8 @@ def run(quick: bool = False, work: Path | None = None) -> list[Figure]:
     return [
         Figure(
             NAME,
-            f"{changes:,} changes → summary + text + comment (after JSON parse)",
-            middle["processing_s"],
+            f"{changes:,} changes → JSON parse + summary + text + comment",
+            middle["total_s"],
             " s",
             TARGET_SECONDS,
             details=details,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,6 +87,54 @@ def timed_run(
     return seconds, result
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One finished command: wall seconds, and CPU seconds (user + system) of it and of
+    every process it waited for (the OS's accounting of reaped children)."""
+
+    wall: float
+    cpu: float
+
+
+def measured_run(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], ok_codes: tuple[int, ...] = (0,)
+) -> Usage:
+    """Run a command with its output thrown away; its wall and CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, _ = timed_run(argv, cwd=cwd, env=env, ok_codes=ok_codes)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Usage(wall, cpu)
+
+
+def paired(a: Callable[[], Usage], b: Callable[[], Usage], pairs: int) -> dict[str, Any]:
+    """Run `a` and `b` in turn, `pairs` times, alternating which goes first so neither
+    always runs on a warmer machine; the medians of each side and of the per-pair ratios
+    a/b, wall and CPU."""
+    runs: list[tuple[Usage, Usage]] = []
+    for index in range(pairs):
+        if index % 2:
+            x = a()
+            y = b()
+        else:
+            y = b()
+            x = a()
+        runs.append((x, y))
+    wall = [x.wall / y.wall for x, y in runs]
+    cpu = [x.cpu / y.cpu for x, y in runs]
+    return {
+        "pairs": pairs,
+        "wall_ratio": median(wall),
+        "cpu_ratio": median(cpu),
+        "a_wall_s": median([x.wall for x, _ in runs]),
+        "b_wall_s": median([y.wall for _, y in runs]),
+        "a_cpu_s": median([x.cpu for x, _ in runs]),
+        "b_cpu_s": median([y.cpu for _, y in runs]),
+        "wall_ratios": [round(r, 3) for r in wall],
+        "cpu_ratios": [round(r, 3) for r in cpu],
+    }
+
+
 def tfops_argv() -> list[str]:
     """How a user runs tfops: the console script next to this interpreter, else `-m tfops`."""
     script = Path(sys.executable).parent / "tfops"
@@ -97,6 +146,8 @@ def bench_env(work: Path, *, cli_config: Path | None = None) -> dict[str, str]:
 
     A CLI config of our own (the machine's TF_CLI_CONFIG_FILE points at a missing file),
     our own XDG cache (tfops's HCL cache and the plugin cache), no checkpoint calls.
+    Python may write bytecode (`PYTHONDONTWRITEBYTECODE` is dropped): an installed tfops
+    has it, and without it every run would compile tfops's modules again.
     """
     work.mkdir(parents=True, exist_ok=True)
     if cli_config is None:
@@ -117,6 +168,7 @@ def bench_env(work: Path, *, cli_config: Path | None = None) -> dict[str, str]:
         }
     )
     env.pop("GITHUB_ACTIONS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

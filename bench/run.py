@@ -24,13 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import big_plan, big_repo, overhead, overview, parallel, prefix_repo
+from bench import big_plan, big_repo, fmt_roots, overhead, overview, parallel, prefix_repo
 from bench.common import WORK, Figure
 
 BENCHMARKS: dict[str, Callable[[bool, Path], list[Figure]]] = {
     "overhead": overhead.run,
     "big_repo": big_repo.run,
     "prefix_repo": prefix_repo.run,
+    "fmt_roots": fmt_roots.run,
     "big_plan": big_plan.run,
     "parallel": parallel.run,
     "overview": overview.run,

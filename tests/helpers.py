@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -99,3 +100,22 @@ def finish(child: subprocess.Popen[str], seen: list[str]) -> str:
     """Everything the child printed, once it has exited."""
     output, _ = child.communicate(timeout=120)
     return "".join(seen) + output
+
+
+def logging_terraform(bin_dir: Path) -> Path:
+    """A `terraform` for the front of PATH that notes each command line in a log, then
+    runs the real one: which terraform commands a run started. Returns the log."""
+    real = shutil.which("terraform")
+    assert real is not None, "terraform is not on PATH"
+    log = bin_dir / "terraform.log"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "terraform"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    script.chmod(0o755)
+    log.write_text("")
+    return log
+
+
+def terraform_commands(log: Path) -> list[str]:
+    """The terraform subcommands in a log of `logging_terraform`, in order."""
+    return [line.split()[0] for line in log.read_text().splitlines() if line.split()]

@@ -33,9 +33,6 @@ FORMAT_OPT = click.option(
 )
 
 
-LAZY_COMMANDS: dict[str, str] = {}
-
-
 class TfopsGroup(click.Group):
     """Turns TfopsError into a clear message and its exit code: never a traceback."""
 
@@ -44,10 +41,29 @@ class TfopsGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS and name not in self.commands:
-            module_name, attribute = LAZY_COMMANDS[name].split(":")
+            module_name, attribute = LAZY_COMMANDS[name][0].split(":")
             command: click.Command = getattr(importlib.import_module(module_name), attribute)
             self.add_command(command, name)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands, with each lazy command's summary from LAZY_COMMANDS:
+        `tfops --help` imports none of them."""
+        listed = [(name, self.listed(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in listed if not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in shown])
+
+    def listed(self, ctx: click.Context, name: str) -> click.Command:
+        """The command as `--help` lists it: itself once loaded, else its summary."""
+        if name in LAZY_COMMANDS and name not in self.commands:
+            return click.Command(name, help=LAZY_COMMANDS[name][1])
+        command = super().get_command(ctx, name)
+        assert command is not None
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -199,25 +215,73 @@ def config_check(path: Path) -> None:
 
 
 # Commands defined in their own modules, loaded only when used (keeps `tfops` start-up fast:
-# boto3 and GitPython are imported by the commands that need them).
-for _name, _target in {
-    "apply": "tfops.commands.apply:apply_command",
-    "audit": "tfops.commands.audit:audit_command",
-    "check": "tfops.commands.check:check_command",
-    "ci": "tfops.commands.ci:ci_command",
-    "drift": "tfops.commands.drift:drift_command",
-    "matrix": "tfops.commands.matrix:matrix_command",
-    "module": "tfops.commands.module:module_group",
-    "modules": "tfops.commands.modules:modules_command",
-    "plans": "tfops.commands.plans:plans_command",
-    "promote": "tfops.commands.promote:promote_command",
-    "release": "tfops.commands.release:release_command",
-    "report": "tfops.commands.report:report_command",
-    "show": "tfops.commands.show:show_command",
-    "unlock": "tfops.commands.unlock:unlock_command",
-    "watch": "tfops.commands.watch:watch_command",
-}.items():
-    LAZY_COMMANDS[_name] = _target
+# boto3 and GitPython are imported by the commands that need them). Each with the first
+# paragraph of its help, which `tfops --help` lists without importing the command
+# (tests/commands/test_cli_startup.py keeps the two the same).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "apply": (
+        "tfops.commands.apply:apply_command",
+        "Plan ENV, show the plan, and apply it after confirmation.",
+    ),
+    "audit": (
+        "tfops.commands.audit:audit_command",
+        "List the audit log of applies, oldest first.",
+    ),
+    "check": (
+        "tfops.commands.check:check_command",
+        "Run the gates (fmt, pins, validate, tflint, tfsec, …) and report their findings.",
+    ),
+    "ci": (
+        "tfops.commands.ci:ci_command",
+        "Run in GitHub Actions: plan and comment on PRs, run /tfops commands, apply on merge.",
+    ),
+    "drift": (
+        "tfops.commands.drift:drift_command",
+        "Check whether the infrastructure still matches the repo; --heal puts it back.",
+    ),
+    "matrix": (
+        "tfops.commands.matrix:matrix_command",
+        "Print the affected environments as JSON for a GitHub Actions strategy.matrix.",
+    ),
+    "module": (
+        "tfops.commands.module:module_group",
+        "Module repos: check (and `tfops release`) the modules environments use.",
+    ),
+    "modules": (
+        "tfops.commands.modules:modules_command",
+        "Modules per environment: ref, commit, newest release, how far behind.",
+    ),
+    "plans": (
+        "tfops.commands.plans:plans_command",
+        "The plan store: plans kept for pull requests, and plans applied.",
+    ),
+    "promote": (
+        "tfops.commands.promote:promote_command",
+        "Set MODULE's ref (or registry version) to REF and update the lock.",
+    ),
+    "release": (
+        "tfops.commands.release:release_command",
+        "Release candidate TAG (v1.2.0-rc1): check every module at its commit, in a clean "
+        "worktree, and when all pass create the annotated release tag (v1.2.0) on that commit.",
+    ),
+    "report": (
+        "tfops.commands.report:report_command",
+        "The overview: per environment its modules and how far behind they are, the last "
+        "applies, the last drift check, the locks held and the open pull request plans.",
+    ),
+    "show": (
+        "tfops.commands.show:show_command",
+        "Show any plan (`terraform show -json` output, or a saved plan file) as tfops does.",
+    ),
+    "unlock": (
+        "tfops.commands.unlock:unlock_command",
+        "Release the lock of ENV, or list the locks (--list).",
+    ),
+    "watch": (
+        "tfops.commands.watch:watch_command",
+        "Follow REPO (a URL or path) and reconcile: apply what lands on the branch.",
+    ),
+}
 
 
 def main() -> None:

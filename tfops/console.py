@@ -145,3 +145,45 @@ class OutputSink:
         if self._pending:
             self.console._write("\n".join(self._pending))
             self._pending.clear()
+
+
+class HeldSink:
+    """A sink whose lines wait until a verdict: `release()` passes them (and every later
+    one) on, `drop()` discards them (and every later one).
+
+    Terraform plans while the fmt gate still runs beside it; what the plan prints is
+    shown only once fmt has passed, so a run that fmt fails shows what it showed when
+    fmt ran first: the gate's findings and no plan.
+    """
+
+    def __init__(self, sink: OutputSink):
+        self.sink = sink
+        self._lock = threading.Lock()
+        self._held: list[tuple[str, bool]] | None = []  # None once released or dropped
+        self._dropped = False
+
+    def line(self, text: str, *, stderr: bool = False) -> None:
+        with self._lock:
+            if self._dropped:
+                return
+            if self._held is not None:
+                self._held.append((text, stderr))
+                return
+        self.sink.line(text, stderr=stderr)
+
+    def heartbeat(self, what: str, elapsed: float) -> None:
+        if not self._dropped:
+            self.sink.heartbeat(what, elapsed)
+
+    def heartbeat_interval(self) -> float:
+        return self.sink.heartbeat_interval()
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held or [], None
+            for text, stderr in held:  # under the lock: later lines wait their turn
+                self.sink.line(text, stderr=stderr)
+
+    def drop(self) -> None:
+        with self._lock:
+            self._held, self._dropped = None, True

@@ -110,9 +110,14 @@ def head_commit(root: Path) -> str | None:
 def git_message(exc: git.GitCommandError) -> str:
     """What git said, without GitPython's `stderr: '…'` wrapping."""
     text = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return stderr_message(text, exc.status)
+
+
+def stderr_message(stderr: str, status: object) -> str:
+    """The line of git's stderr that says what went wrong (its `fatal:` line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line.removeprefix("fatal:").strip() for line in lines if line.startswith("fatal:")]
-    return (fatal or lines or [f"git exited with {exc.status}"])[0]
+    return (fatal or lines or [f"git exited with {status}"])[0]
 
 
 def checkout_prefix(repo_root: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import big_plan, big_repo, overhead, parallel
+from bench import big_plan, big_repo, fmt_roots, overhead, parallel
 from bench import run as bench_run
 from bench.common import PROJECT, Figure
 from tfops.config import TerraformConfig
@@ -35,18 +35,28 @@ def _measured(figures: list[Figure], count: int) -> None:
         assert figure.passed in (True, False)  # every figure here has a target
 
 
-def test_overhead_compares_tfops_with_the_same_bare_terraform_commands(tmp_path: Path) -> None:
-    figure, own_time = overhead.run(quick=True, work=tmp_path)
-    _measured([figure], 1)
-    assert own_time.passed is None and math.isfinite(own_time.value)  # informational
-    details = figure.details
-    assert details["pairs"] == 2 and len(details["ratios"]) == 2
-    assert details["bare_s"] > 0 and details["tfops_s"] > 0
-    assert details["python_and_imports_ms"] > details["python_ms"] > 0
-    # both sides planned the sandbox: tfops wrote the override bare terraform needs
-    environments = tmp_path / "demo" / "environments"
-    assert "ref=v1.1.0" in (environments / "tfops_override.tf").read_text()
-    assert (environments / ".tfops" / "bare.tfplan").exists()
+def test_overhead_compares_tfops_with_the_bare_sequence_on_the_seed_repo(tmp_path: Path) -> None:
+    figures = overhead.run(quick=True, work=tmp_path)
+    by_name = {f.name: f for f in figures}
+    targeted = [f for f in figures if f.target is not None]
+    _measured(targeted, 6)  # warm and fresh checkout (wall, CPU), --help, envs
+    for figure in figures:
+        assert math.isfinite(figure.value) and figure.value > 0, figure
+    warm = by_name["seed repo, warm: tfops plan / bare, wall"].details
+    assert warm["pairs"] == 2 and len(warm["wall_ratios"]) == 2 == len(warm["cpu_ratios"])
+    assert warm["a_cpu_s"] > 0 and warm["b_cpu_s"] > 0
+    assert warm["python_and_imports_ms"] > warm["python_ms"] > 0
+    seed = tmp_path / "seed"
+    # both sides planned the seed repo: tfops wrote the override the bare side wrote by hand
+    override = (seed / "environments" / "tfops_override.tf").read_text()
+    assert "backend//infrastructure/modules/back_end?ref=v2.0.0" in override
+    assert "?ref=v2.0.0" in (seed / "bare" / "bare_override.tf").read_text()
+    assert (seed / "bare" / "x").exists()
+    # the sibling repo has the release the pin names, and main moved on from it
+    tags = subprocess.run(
+        ["git", "tag"], cwd=seed / "backend", capture_output=True, text=True, check=True
+    )
+    assert tags.stdout.split() == ["v1.0.0", "v2.0.0"]
 
 
 def test_big_repo_resolves_every_module_and_finds_the_affected_environments(
@@ -81,6 +91,27 @@ def test_big_plan_summarises_renders_and_masks(tmp_path: Path) -> None:
     assert counted > 0 and details["changes_shown"] <= 500
     assert details["secrets"] > 0 and details["secrets_leaked"] == 0
     assert comment.value <= big_plan.COMMENT_LIMIT
+
+
+def test_big_plan_time_includes_the_json_parse(tmp_path: Path) -> None:
+    elapsed, *_ = big_plan.run(quick=True, work=tmp_path)
+    details = elapsed.details
+    assert elapsed.value == details["total_s"] >= details["json_s"] + details["summary_s"] > 0
+    assert math.isclose(details["total_s"], details["json_s"] + details["processing_s"])
+
+
+def test_fmt_roots_times_the_gate_against_one_recursive_fmt(tmp_path: Path) -> None:
+    ratio, cached = fmt_roots.run(quick=True, work=tmp_path)
+    _measured([ratio], 1)
+    details = ratio.details
+    assert details["roots"] == fmt_roots.ROOTS and details["gate_s"] > 0
+    assert ratio.value == details["gate_s"] / details["terraform_s"]
+    # the gate found exactly the files terraform lists: two roots' and a module's (once per
+    # root that loads it)
+    assert details["files_found"] == details["files_terraform_lists"]
+    assert details["files_found"] == ["envs/017/main.tf", "envs/123/main.tf", "modules/m03/main.tf"]
+    assert details["findings"] == 2 + fmt_roots.ROOTS // fmt_roots.MODULES
+    assert cached.target is None and cached.value < details["gate_s"]
 
 
 def test_big_plan_generator_is_shaped_like_terraform_show_json() -> None:

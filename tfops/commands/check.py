@@ -19,7 +19,7 @@ from tfops import gitutil
 from tfops.commands.options import CliState, environments_option, path_argument
 from tfops.console import Console
 from tfops.errors import ExitCode, TfopsError
-from tfops.gates import ORDER, GateResult, registry
+from tfops.gates import ADAPTERS, ORDER, GateResult
 from tfops.pipeline.session import Session
 from tfops.plan.model import PlanSummary
 from tfops.render import Report
@@ -88,17 +88,15 @@ def run(
     out: TextIO,
     color: bool,
 ) -> ExitCode:
-    missing = [g for g in only if g not in registry()]
+    missing = [g for g in only if g not in ADAPTERS]
     if missing:
         raise TfopsError(
             f"gate {', '.join(map(repr, missing))} is not available in this tfops",
-            hint=f"available gates: {', '.join(registry())}",
+            hint=f"available gates: {', '.join(ADAPTERS)}",
         )
     session = Session.open(path, console)
     roots = session.roots_for(session.select(environments))
-    results: list[GateResult] = []
-    for root in roots:
-        results += session.check_root(root, only=only, keep_going=keep_going, fix=fix)
+    results = session.check_roots(roots, only=only, keep_going=keep_going, fix=fix)
 
     masker = session.masker
     if output_format == "json":

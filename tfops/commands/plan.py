@@ -9,8 +9,9 @@ from typing import TextIO
 from tfops.console import Console
 from tfops.errors import ExitCode
 from tfops.pipeline.session import Session
-from tfops.render.annotations import annotate
-from tfops.render.output import write_report
+
+# What this command needs once terraform has planned: imported while it plans.
+AFTER_PLAN = ("tfops.render.output", "tfops.render.text", "tfops.render.annotations")
 
 
 def run(
@@ -27,6 +28,7 @@ def run(
     color: bool,
 ) -> ExitCode:
     session = Session.open(path, console)
+    session.needed_after_plan += AFTER_PLAN
     envs = session.select(environments, changed_since)
     if not envs:
         console.info(
@@ -42,6 +44,9 @@ def run(
         f"({session.repo.layout} layout, terraform {session.binary.version})"
     )
     runs = session.run_roots(roots, names, gates=gates, parallelism=parallelism)
+    from tfops.render.annotations import annotate
+    from tfops.render.output import write_report
+
     report = session.report(runs, names)
     write_report(report, output_format, out, color=color, masker=session.masker)
     annotate(

@@ -1,7 +1,12 @@
-"""Gates: cheapest first, fail fast. Each adapter implements `tfops.gates.base.Gate`."""
+"""Gates: cheapest first, fail fast. Each adapter implements `tfops.gates.base.Gate`.
+
+An adapter's module is imported when its gate runs: a plan imports the linters' adapters
+in the thread that runs them beside terraform, not before terraform starts.
+"""
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -9,35 +14,35 @@ from collections.abc import Callable, Iterable
 from tfops.config import GatesConfig
 from tfops.errors import Interrupted, TfopsError
 from tfops.gates.base import Finding, Gate, GateContext, GateResult, GateToolError, Status
-from tfops.gates.checkov import CheckovGate
-from tfops.gates.fmt import FmtGate
-from tfops.gates.pins import PinsGate
-from tfops.gates.tflint import TflintGate
-from tfops.gates.tfsec import TfsecGate
-from tfops.gates.trivy import TrivyGate
-from tfops.gates.validate import ValidateGate
 
 ORDER = ("fmt", "pins", "validate", "tflint", "tfsec", "checkov", "trivy")
+ADAPTERS = {  # gate → its adapter class, "module:attribute"
+    "fmt": "tfops.gates.fmt:FmtGate",
+    "pins": "tfops.gates.pins:PinsGate",
+    "validate": "tfops.gates.validate:ValidateGate",
+    "tflint": "tfops.gates.tflint:TflintGate",
+    "tfsec": "tfops.gates.tfsec:TfsecGate",
+    "checkov": "tfops.gates.checkov:CheckovGate",
+    "trivy": "tfops.gates.trivy:TrivyGate",
+}
+
+
+def adapter(name: str) -> Gate:
+    """The adapter of one gate."""
+    module, attribute = ADAPTERS[name].split(":")
+    gate: Gate = getattr(importlib.import_module(module), attribute)()
+    return gate
 
 
 def registry() -> dict[str, Gate]:
     """Every gate adapter by name (ORDER decides the order they run in)."""
-    gates: list[Gate] = [
-        FmtGate(),
-        PinsGate(),
-        ValidateGate(),
-        TflintGate(),
-        TfsecGate(),
-        CheckovGate(),
-        TrivyGate(),
-    ]
-    return {gate.name: gate for gate in gates}
+    return {name: adapter(name) for name in ADAPTERS}
 
 
 def enabled_gates(config: GatesConfig, only: Iterable[str] = ()) -> list[str]:
     """The gates to run, in order: those enabled in config, or exactly those named in `only`."""
     wanted = set(only)
-    available = registry()
+    available = ADAPTERS
     return [
         name
         for name in ORDER
@@ -93,10 +98,9 @@ def run_gates(
     on_result: Callable[[GateResult], None] | None = None,
 ) -> list[GateResult]:
     """Run gates in order; stop after the first that fails unless `keep_going`."""
-    gates = registry()
     results = []
     for name in names:
-        result = run_gate(gates[name], context_for(name))
+        result = run_gate(adapter(name), context_for(name))
         results.append(result)
         if on_result:
             on_result(result)
@@ -106,11 +110,13 @@ def run_gates(
 
 
 __all__ = [
+    "ADAPTERS",
     "ORDER",
     "Finding",
     "Gate",
     "GateContext",
     "GateResult",
+    "adapter",
     "enabled_gates",
     "registry",
     "run_gate",

@@ -57,6 +57,14 @@ class GateResult:
         return self.status in ("passed", "skipped")
 
 
+class FmtResults(Protocol):
+    """`fmt -check` results of many directories from one terraform run (gates/fmt.py)."""
+
+    def modules(self, root: Path) -> dict[Path, tuple[str, ...]] | None: ...
+
+    def results(self, root: Path, directories: list[Path]) -> list[process.Result] | None: ...
+
+
 class GateToolError(Exception):
     """The tool crashed or printed something that isn't its report."""
 
@@ -81,6 +89,8 @@ class GateContext:
     # Where reported paths are relative to: the repo's root by default. A module repo's
     # root when the gates check one of its modules (a root with no environments).
     base: Path | None = None
+    fmt_batch: FmtResults | None = None  # one fmt run for every root of this run
+    validated_by_plan: bool = False  # a plan that just succeeded said all validate would
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -109,7 +119,8 @@ class GateContext:
 
     def _from_repo(self, path: Path) -> str:
         """Repo-relative; a file outside the repo (a sibling module) as `../modules/…`."""
-        return Path(os.path.relpath(path.resolve(), self.base or self.repo.root)).as_posix()
+        resolved = self.repo.resolved(path)
+        return Path(os.path.relpath(resolved, self.base or self.repo.root)).as_posix()
 
     def ignores(self, *rule_ids: str | None) -> bool:
         """Whether config ignores a finding known by any of these ids (tools have two)."""

@@ -1,4 +1,8 @@
-"""`terraform validate -json` (after `init -backend=false`, or the plan's own init)."""
+"""`terraform validate -json` (after `init -backend=false`, or the plan's own init).
+
+`terraform plan` runs the same validation before it plans. After a plan that succeeded
+and printed no warning, in a root without test files, validate would find nothing
+(`GateContext.validated_by_plan`, decided by the session), so it doesn't run."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ class ValidateGate:
     install_hint = ""
 
     def run(self, ctx: GateContext) -> list[Finding]:
+        if ctx.validated_by_plan:
+            return []
         try:
             ctx.ensure_init()
         except TerraformError as exc:

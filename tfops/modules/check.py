@@ -10,6 +10,7 @@ only after the gates passed (a module that does not validate cannot pass a test)
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -123,7 +124,7 @@ def _check_one(
     # from the module repo's root.
     as_root = EnvironmentsRepo(
         module.path,
-        config=config.model_copy(update={"layout": "prefix", "environments": {}}),
+        config=dataclasses.replace(config, layout="prefix", environments={}),
         hcl=hcl,
     )
     root = Root(module.path, (), ())

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import git
 
+from tfops.caches import default_cache_dir
 from tfops.modules.calls import module_calls
 from tfops.modules.remote import RemoteLister
 from tfops.modules.resolve import ResolvedModule, Resolver, display_url, registry_versions
 from tfops.modules.sources import GIT_PROTOCOLS, unsafe_url
 from tfops.repo.environments import Environment, EnvironmentsRepo
-from tfops.repo.hcl import default_cache_dir
 from tfops.terraform.versions import is_exact, parse_version
 
 

@@ -1,7 +1,9 @@
-"""List a module repository's tags and branches with `git ls-remote` (GitPython).
+"""List a module repository's tags and branches with `git ls-remote`.
 
 Each repository is listed once per run; several are listed in parallel, each under a
-timeout. Annotated tags are peeled to the commit they point at.
+timeout. Annotated tags are peeled to the commit they point at. git runs directly (as
+`tfops.terraform.process` runs every tool): GitPython would only wrap this one command,
+and importing it costs more than the listing (it runs `git version` twice).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from tfops.errors import ModuleRefError
+from tfops.errors import Interrupted, ModuleRefError, TfopsError
+from tfops.gitutil import stderr_message
 from tfops.modules.sources import GIT_PROTOCOLS, unsafe_url
-
-if TYPE_CHECKING:
-    import git
+from tfops.terraform import process
 
 
 @dataclass(frozen=True)
@@ -105,31 +106,36 @@ class RemoteLister:
                 hint="module sources and modules.repos must be plain git URLs",
             )
         env = {
+            **os.environ,
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ALLOW_PROTOCOL": GIT_PROTOCOLS,
             "GIT_SSH_COMMAND": os.environ.get(
                 "GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10"
             ),
+            "LANGUAGE": "C",
+            "LC_ALL": "C",  # git's messages in English, as they are quoted
         }
-        import git  # here: GitPython's import is only paid when a repository is listed
-
         try:
-            output = git.cmd.Git().ls_remote(
-                "--", url, kill_after_timeout=self.timeout, env=env, with_extended_output=False
+            result = process.run(
+                ["git", "ls-remote", "--", url],
+                cwd=Path.cwd(),
+                env=env,
+                timeout=self.timeout,
+                what="git ls-remote",
             )
-        except git.GitCommandError as exc:
-            reason = _reason(exc)
-            return ModuleRefError(
-                f"cannot list tags of {url}: {reason}",
-                hint="check the URL, your network and credentials "
-                "(in CI: a token or deploy key with read access)",
-            )
-        return parse_ls_remote(url, str(output))
+        except Interrupted:
+            raise
+        except TfopsError as exc:
+            reason = "timed out" if "timed out" in exc.message else exc.message
+            return _cannot_list(url, reason)
+        if result.returncode != 0:
+            return _cannot_list(url, stderr_message(result.stderr, result.returncode))
+        return parse_ls_remote(url, result.stdout)
 
 
-def _reason(exc: git.GitCommandError) -> str:
-    from tfops.gitutil import git_message
-
-    if exc.status == -9 or "timed out" in str(exc.stderr) or "Timeout" in str(exc.stderr):
-        return "timed out"
-    return git_message(exc)
+def _cannot_list(url: str, reason: str) -> ModuleRefError:
+    return ModuleRefError(
+        f"cannot list tags of {url}: {reason}",
+        hint="check the URL, your network and credentials "
+        "(in CI: a token or deploy key with read access)",
+    )

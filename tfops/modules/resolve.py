@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -304,6 +302,8 @@ def _modules_api(host: str, timeout: float) -> str:
 
 
 def _get_json(url: str, timeout: float) -> dict[str, Any]:
+    import urllib.request  # here: only registry lookups pay for http.client and ssl
+
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         data = json.loads(response.read().decode("utf-8"))

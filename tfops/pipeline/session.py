@@ -8,35 +8,42 @@ independent, so in the directory layout they run in parallel (`--parallelism`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
+import importlib
 import os
 import shutil
+import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfops import gitutil
 from tfops.children import pid_alive
 from tfops.config import TfopsConfig
-from tfops.console import Console, OutputSink
+from tfops.console import Console, HeldSink, OutputSink
 from tfops.errors import HclSyntaxError, ModuleRefError, TerraformError, TfopsError
-from tfops.gates import GateContext, GateResult, enabled_gates, run_gates
+from tfops.gates import ORDER, GateContext, GateResult, enabled_gates, run_gates
+from tfops.gates.fmt import FmtBatch, modules_of
 from tfops.masking import Masker
 from tfops.modules.prepare import SiblingModule, prepare_root, refuse_unsafe_sources
 from tfops.modules.remote import RemoteLister
-from tfops.plan.model import PlanSummary, sensitive_values, summarize
-from tfops.render import Report
 from tfops.repo.environments import SHARED, WORK_DIR, Environment, EnvironmentsRepo, Root
+from tfops.terraform.init_stamp import needs_init
+from tfops.terraform.process import Result, Sink
 from tfops.terraform.runner import (
     Terraform,
     TerraformBinary,
     check_required_version,
     find_terraform,
 )
+
+if TYPE_CHECKING:  # the plan reader and the renderers are imported once a plan is made
+    from tfops.plan.model import PlanSummary
+    from tfops.render import Report
 
 
 @dataclass
@@ -94,6 +101,11 @@ class Session:
         self.lister = RemoteLister(timeout=self.config.modules.ls_remote_timeout_seconds)
         self._binary: TerraformBinary | None = None
         self._workdir: Path | None = None
+        self._fmt_batch: FmtBatch | None = None
+        # what the command needs once a plan is made, imported while terraform plans
+        self.needed_after_plan: list[str] = ["tfops.plan.model"]
+        self._head: Future[str | None] | None = None
+        self._meanwhile_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path, console: Console, config: TfopsConfig | None = None) -> Session:
@@ -135,12 +147,12 @@ class Session:
         if self._workdir is None:
             base = self.repo.root / WORK_DIR / "work"
             _remove_abandoned(base)
-            self._workdir = base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self._workdir = base / f"{os.getpid()}-{os.urandom(4).hex()}"
             self._workdir.mkdir(parents=True)
             atexit.register(shutil.rmtree, self._workdir, ignore_errors=True)
         return self._workdir
 
-    def terraform(self, root: Root, sink: OutputSink | None = None) -> Terraform:
+    def terraform(self, root: Root, sink: Sink | None = None) -> Terraform:
         return Terraform(self.binary, root.path, self.config.terraform, sink, self.label(root))
 
     # ---- steps -------------------------------------------------------------------------
@@ -163,8 +175,10 @@ class Session:
         fix: bool = False,
         initialised: Callable[[], None],
         environments: Iterable[str] = (),
+        validated_by_plan: bool = False,
     ) -> list[GateResult]:
-        """Run the enabled gates in one root; pins looks at the selected environments only."""
+        """Run the enabled gates in one root; pins looks at the selected environments only.
+        `validated_by_plan`: a plan that just succeeded said all validate would say."""
         names = enabled_gates(self.config.gates, only)
         selected = tuple(n for n in environments if n in root.environments)
 
@@ -184,9 +198,47 @@ class Session:
                 fix=fix,
                 ensure_init=ensure_init,
                 environments=selected,
+                fmt_batch=self._fmt_batch,
+                validated_by_plan=validated_by_plan,
             )
 
         return run_gates(names, context, keep_going=keep_going)
+
+    def check_roots(
+        self,
+        roots: list[Root],
+        *,
+        only: Iterable[str] = (),
+        keep_going: bool = False,
+        fix: bool = False,
+    ) -> list[GateResult]:
+        """The gates of several roots without a plan; one fmt run checks all of them."""
+        shared = not fix and "fmt" in enabled_gates(self.config.gates, only)
+        with self._shared_fmt(roots if shared else [], ()):
+            return [
+                result
+                for root in roots
+                for result in self.check_root(root, only=only, keep_going=keep_going, fix=fix)
+            ]
+
+    @contextlib.contextmanager
+    def _shared_fmt(self, roots: list[Root], environments: Iterable[str]) -> Iterator[None]:
+        """One `terraform fmt` for every root of a run (and the modules each loads) instead
+        of one per directory, run when a root's fmt gate first asks; for this run only (the
+        files may change before the next)."""
+        if len(roots) >= 2:
+            wanted = set(environments)
+            modules = {
+                root.path: modules_of(
+                    self.repo, root, [n for n in root.environments if not wanted or n in wanted]
+                )
+                for root in roots
+            }
+            self._fmt_batch = FmtBatch(self.terraform(roots[0]), modules)
+        try:
+            yield
+        finally:
+            self._fmt_batch = None
 
     def check_root(
         self, root: Root, *, only: Iterable[str] = (), keep_going: bool = False, fix: bool = False
@@ -240,49 +292,60 @@ class Session:
         refresh_only: bool = False,
         sink: OutputSink | None = None,
     ) -> RootRun:
-        """Prepare, gate, init, plan and summarise one root."""
+        """Prepare, gate, init, plan and summarise one root.
+
+        fmt only reads the files, so it runs beside everything else; what terraform
+        prints meanwhile is shown once fmt has passed (`HeldSink`). pins runs before init:
+        init would fetch the modules pins has to approve first. The other gates read the
+        configuration only, so they run alongside the plan, except validate: the plan
+        validates the configuration first, so `terraform validate` runs only where its
+        diagnostics can add to the plan's (`_validate_adds`). The gates' results are those
+        of running them in order, stopping at the first that fails; the plan is thrown
+        away when one fails.
+        """
         started = time.monotonic()
         label = self.label(root)
         run = RootRun(root, label, targets=list(targets or []))
-        sink = sink or self.console.sink(label)
-        terraform = self.terraform(root, sink)
+        held = HeldSink(sink or self.console.sink(label))
+        terraform = self.terraform(root, held)
+        init = _RootInit(self, root, terraform)
+        names = enabled_gates(self.config.gates) if gates else []
+        found: list[GateResult] = []
+
+        def gate(*only: str, validated_by_plan: bool = False) -> list[GateResult]:
+            if not only:
+                return []
+            return self.gates(
+                root,
+                terraform,
+                only=only,
+                initialised=init,
+                environments=envs,
+                validated_by_plan=validated_by_plan,
+            )
+
         try:
             run.siblings = self.prepare(root)
-            init_done: list[bool] = []
-
-            def init() -> None:
-                if not init_done:
-                    try:
-                        self.check_version(root)
-                    except TfopsError as exc:  # this root's error: the others are planned
-                        raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
-                    terraform.init(backend_config=self.backend_config(root))
-                    init_done.append(True)
-
-            names = enabled_gates(self.config.gates) if gates else []
-            cheap = [n for n in names if n in GATES_BEFORE_INIT]
-            rest = [n for n in names if n not in GATES_BEFORE_INIT]
-            if cheap:
-                run.gates = self.gates(
-                    root, terraform, only=cheap, initialised=init, environments=envs
-                )
-                if not run.gates_ok:
-                    return run
-            init()
-            # The other gates read the configuration only, so they run alongside the plan; the
-            # plan is thrown away when one of them fails.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                later = (
-                    pool.submit(
-                        self.gates, root, terraform, only=rest, initialised=init, environments=envs
-                    )
-                    if rest
-                    else None
-                )
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                fmt = pool.submit(gate, "fmt") if "fmt" in names else None
+                _show_when_passed(fmt, held)
+                beside = None
                 try:
-                    self._plan(run, terraform, envs, refresh_only)
+                    found += gate(*(n for n in names if n in GATES_BEFORE_INIT and n != "fmt"))
+                    if all(r.ok for r in found) and not _failed(fmt):
+                        init()
+                        later = [n for n in names if n not in GATES_BEFORE_INIT]
+                        beside = pool.submit(gate, *(n for n in later if n != "validate"))
+                        output = None
+                        if not _failed(fmt):
+                            output = self._plan(run, terraform, envs, refresh_only, init)
+                        if "validate" in later and not _failed(fmt):
+                            adds = output is None or self._validate_adds(root, output)
+                            found += gate("validate", validated_by_plan=not adds)
                 finally:
-                    run.gates += later.result() if later else []
+                    found += fmt.result() if fmt else []
+                    found += beside.result() if beside else []
+                    run.gates = in_order(found)
             if not run.gates_ok:
                 run.summary = run.plan_json = run.error = None
                 if run.planfile:
@@ -293,9 +356,23 @@ class Session:
             run.seconds = time.monotonic() - started
         return run
 
+    @staticmethod
+    def _validate_adds(root: Root, plan_output: str) -> bool:
+        """Whether `terraform validate` can report something the plan that just succeeded
+        did not. The plan ran the same validation first (Terraform's local backend
+        validates before it plans), so only warnings, which a successful plan prints and
+        the validate gate reports as findings, and test files (`*.tftest.hcl`, which
+        validate checks and plan does not read) need it."""
+        if "Warning:" in plan_output:
+            return True
+        tests = root.path / "tests"
+        return any(_is_test_file(name) for name in _names(root.path)) or (
+            tests.is_dir() and any(_is_test_file(name) for name in _names(tests))
+        )
+
     def _planfile_path(self, run: RootRun) -> Path:
         """A new file in this run's directory (labels like `prod/eu-west-1` have slashes)."""
-        return self.workdir() / f"{run.label.replace('/', '--')}-{uuid.uuid4().hex[:8]}.tfplan"
+        return self.workdir() / f"{run.label.replace('/', '--')}-{os.urandom(4).hex()}.tfplan"
 
     def load_plan(
         self, root: Root, envs: list[str], planfile: bytes, plan_json: dict[str, Any]
@@ -316,35 +393,77 @@ class Session:
         run.planfile.write_bytes(planfile)
         run.planfile_sha256 = hashlib.sha256(planfile).hexdigest()
         run.plan_json = plan_json
-        self.masker.add_values(sensitive_values(plan_json))
-        run.summary = summarize(
-            plan_json,
-            lambda address: self.repo.environment_of_address(address, root),
-            [name for name in envs if name in root.environments],
-        )
+        self._summarize(run, envs)
         run.seconds = time.monotonic() - started
         return run
 
     def _plan(
-        self, run: RootRun, terraform: Terraform, envs: list[str], refresh_only: bool
-    ) -> None:
-        """Plan to a file, read it back, and split it per environment (into `run`)."""
-        root = run.root
+        self,
+        run: RootRun,
+        terraform: Terraform,
+        envs: list[str],
+        refresh_only: bool,
+        init: _RootInit | None = None,
+    ) -> str | None:
+        """Plan to a file, read it back, and split it per environment (into `run`); what
+        the plan printed, or None when it failed. A plan that says `terraform init` is
+        needed after init was skipped (its stamp matched) runs init and plans once more."""
         run.planfile = self._planfile_path(run)
         # terraform's streamed plan shows prior values it doesn't always mark sensitive
         self.masker.add_values(terraform.sensitive_state_values())
         try:
-            terraform.plan(
-                run.planfile,
-                targets=run.targets,
-                var_files=self.var_files(root),
-                refresh_only=refresh_only,
-            )
+            try:
+                result = self._plan_to_file(run, terraform, refresh_only)
+            except TerraformError as exc:
+                if init is None or not needs_init(exc.diagnostics) or not init.again():
+                    raise
+                result = self._plan_to_file(run, terraform, refresh_only)
             run.planfile_sha256 = hashlib.sha256(run.planfile.read_bytes()).hexdigest()
             run.plan_json = terraform.show_json(run.planfile)
         except TerraformError as exc:
             run.error = self.masker(f"{exc.message}\n{exc.diagnostics.strip()}".strip())
-            return
+            return None
+        self._summarize(run, envs)
+        return result.output
+
+    def _meanwhile(self) -> None:
+        """What comes after the plan, prepared in a thread while terraform plans (this
+        thread sleeps on the child then): the modules the report needs, and the commit it
+        names. Once per run; an import that fails here fails again, with its traceback,
+        where the module is used."""
+        with self._meanwhile_lock:  # roots planned in parallel start it once
+            if self._head is not None:
+                return
+            self._head = Future()
+
+        def prepare(head: Future[str | None]) -> None:
+            for name in self.needed_after_plan:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+            try:
+                head.set_result(gitutil.head_commit(self.repo.root))
+            except BaseException as exc:  # report() asks again, and gets the error there
+                head.set_exception(exc)
+
+        threading.Thread(
+            target=prepare, args=(self._head,), name="tfops-meanwhile", daemon=True
+        ).start()
+
+    def head_commit(self) -> str | None:
+        """The checked-out commit: looked up while terraform planned, when it did (once: a
+        later plan of this session looks it up again)."""
+        with self._meanwhile_lock:
+            head, self._head = self._head, None
+        if head is not None and head.exception() is None:
+            return head.result()
+        return gitutil.head_commit(self.repo.root)
+
+    def _summarize(self, run: RootRun, envs: list[str]) -> None:
+        """Mask the plan's sensitive values from here on, and split it per environment."""
+        from tfops.plan.model import sensitive_values, summarize
+
+        assert run.plan_json is not None
+        root = run.root
         self.masker.add_values(sensitive_values(run.plan_json))
         run.summary = summarize(
             run.plan_json,
@@ -352,13 +471,25 @@ class Session:
             [name for name in envs if name in root.environments],
         )
 
+    def _plan_to_file(self, run: RootRun, terraform: Terraform, refresh_only: bool) -> Result:
+        assert run.planfile is not None
+        return terraform.plan(
+            run.planfile,
+            targets=run.targets,
+            var_files=self.var_files(run.root),
+            refresh_only=refresh_only,
+            on_start=self._meanwhile,
+        )
+
     def report(self, runs: list[RootRun], envs: list[str]) -> Report:
         """The report of some runs, limited to the environments selected."""
+        from tfops.render import Report
+
         return Report(
             repo=self.repo.root.name,
             summary=merged_summary(runs, envs),
             gates=[g for run in runs for g in run.gates],
-            commit=gitutil.head_commit(self.repo.root),
+            commit=self.head_commit(),
         )
 
     def run_roots(
@@ -370,18 +501,20 @@ class Session:
         **options: Any,
     ) -> list[RootRun]:
         """Run several roots, `parallelism` at a time, keeping each root's output together."""
-        if parallelism <= 1 or len(roots) <= 1:
-            return [self.run_root(root, envs, **options) for root in roots]
+        shared = options.get("gates", True) and "fmt" in enabled_gates(self.config.gates)
+        with self._shared_fmt(roots if shared else [], envs):
+            if parallelism <= 1 or len(roots) <= 1:
+                return [self.run_root(root, envs, **options) for root in roots]
 
-        def one(root: Root) -> RootRun:
-            sink = self.console.sink(self.label(root), buffered=True)
-            try:
-                return self.run_root(root, envs, sink=sink, **options)
-            finally:
-                sink.flush()
+            def one(root: Root) -> RootRun:
+                sink = self.console.sink(self.label(root), buffered=True)
+                try:
+                    return self.run_root(root, envs, sink=sink, **options)
+                finally:
+                    sink.flush()
 
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            return list(pool.map(one, roots))
+            with ThreadPoolExecutor(max_workers=parallelism) as pool:
+                return list(pool.map(one, roots))
 
 
 def _remove_abandoned(base: Path) -> None:
@@ -394,8 +527,94 @@ def _remove_abandoned(base: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+class _RootInit:
+    """A root's `terraform init` for one run: done once, when first needed, and skipped
+    when the stamp of what it reads matches the last successful init's."""
+
+    def __init__(self, session: Session, root: Root, terraform: Terraform):
+        self.session = session
+        self.root = root
+        self.terraform = terraform
+        self.done = False
+        self.skipped = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            try:
+                self.session.check_version(self.root)
+            except TfopsError as exc:  # this root's error: the others are planned
+                raise TerraformError(str(exc).replace("\n  hint: ", "; ")) from None
+            ran = self.terraform.init(
+                backend_config=self.session.backend_config(self.root), reuse=True
+            )
+            self.skipped = ran is None
+            self.done = True
+
+    def again(self) -> bool:
+        """Init for real after a plan said it is needed; False when it already ran."""
+        with self._lock:
+            if not self.skipped:
+                return False
+            self.skipped = False
+            self.session.console.note(
+                f"{self.terraform.label}: terraform needs init after all; "
+                "running it and planning again"
+            )
+            self.terraform.init(backend_config=self.session.backend_config(self.root))
+            return True
+
+
+def _show_when_passed(fmt: Future[list[GateResult]] | None, held: HeldSink) -> None:
+    """Terraform's output is shown once fmt has passed, and never when it failed."""
+    if fmt is None:
+        held.release()
+        return
+
+    def verdict(done: Future[list[GateResult]]) -> None:
+        if done.exception() is None and not all(r.ok for r in done.result()):
+            held.drop()
+        else:
+            held.release()
+
+    fmt.add_done_callback(verdict)
+
+
+def _failed(fmt: Future[list[GateResult]] | None) -> bool:
+    """Whether fmt has failed already (it may still be running)."""
+    if fmt is None or not fmt.done() or fmt.exception() is not None:
+        return False
+    return not all(r.ok for r in fmt.result())
+
+
+def in_order(results: Iterable[GateResult]) -> list[GateResult]:
+    """Gate results as running the gates in order would give them: up to the first that
+    failed. (Gates run side by side; each one's findings don't depend on the others.)"""
+    out: list[GateResult] = []
+    for result in sorted(results, key=lambda r: ORDER.index(r.gate)):
+        out.append(result)
+        if not result.ok:
+            break
+    return out
+
+
+def _is_test_file(name: str) -> bool:
+    return name.endswith((".tftest.hcl", ".tftest.json"))
+
+
+def _names(directory: Path) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
+
+
 def merged_summary(runs: list[RootRun], envs: list[str]) -> PlanSummary:
     """One summary over all roots, limited to the selected environments (plus `shared`)."""
+    from tfops.plan.model import PlanSummary
+
     summary = PlanSummary(format_version="", terraform_version="")
     for run in runs:
         if run.summary is not None:

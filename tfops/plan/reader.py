@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from tfops.errors import TfopsError
 from tfops.plan.values import escape_unprintable, has_true
 
@@ -132,11 +134,47 @@ class Plan:
                 yield entry
 
 
+class _Outputs(msgspec.Struct):
+    """`planned_values`, of which only the outputs are read (`keep`)."""
+
+    outputs: Any = None
+
+
+class _KeptPlan(msgspec.Struct):
+    """The parts of `terraform show -json` tfops reads: KEPT_KEYS and planned values'
+    outputs. Decoding into it skips the rest (prior state, configuration, planned values'
+    modules: most of a big plan) without building it."""
+
+    format_version: Any = msgspec.UNSET
+    terraform_version: Any = msgspec.UNSET
+    resource_changes: Any = msgspec.UNSET
+    resource_drift: Any = msgspec.UNSET
+    deferred_changes: Any = msgspec.UNSET
+    output_changes: Any = msgspec.UNSET
+    action_invocations: Any = msgspec.UNSET
+    deferred_action_invocations: Any = msgspec.UNSET
+    relevant_attributes: Any = msgspec.UNSET
+    errored: Any = msgspec.UNSET
+    applyable: Any = msgspec.UNSET
+    complete: Any = msgspec.UNSET
+    timestamp: Any = msgspec.UNSET
+    planned_values: _Outputs | None = None
+
+
+_DECODER = msgspec.json.Decoder(_KeptPlan)
+
+
 def load_plan(text: str | bytes) -> dict[str, Any]:
-    """Parse `terraform show -json` output, keeping only what tfops uses (see KEPT_KEYS)."""
-    full = json.loads(text)
-    if not isinstance(full, dict):
-        raise ValueError("a plan's JSON is an object")
+    """Parse `terraform show -json` output, keeping only what tfops uses (see KEPT_KEYS):
+    what tfops doesn't read is skipped by the decoder, never built (`_KeptPlan`)."""
+    try:
+        decoded = _DECODER.decode(text)
+    except msgspec.DecodeError as exc:  # not JSON, or not an object
+        raise ValueError(f"not a plan's JSON: {exc}") from None
+    full = {key: getattr(decoded, key) for key in KEPT_KEYS}
+    full = {key: value for key, value in full.items() if value is not msgspec.UNSET}
+    if decoded.planned_values is not None:
+        full["planned_values"] = {"outputs": decoded.planned_values.outputs}
     return keep(full)
 
 

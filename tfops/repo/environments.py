@@ -154,7 +154,7 @@ class EnvironmentsRepo:
 
     def relative(self, path: Path) -> str:
         """Repo-relative, symlinks resolved (where the file's content lives)."""
-        resolved = str(self._resolve(path))
+        resolved = str(self.resolved(path))
         if resolved.startswith(self._root_prefix):
             return resolved[len(self._root_prefix) :]
         return "." if resolved == str(self.root) else str(path)
@@ -169,7 +169,7 @@ class EnvironmentsRepo:
         except ValueError:
             return str(path)
 
-    def _resolve(self, path: Path) -> Path:
+    def resolved(self, path: Path) -> Path:
         """`path.resolve()`, resolving each directory once: repos have thousands of files."""
         if not path.is_absolute() or path.name in ("", ".", "..") or path.is_symlink():
             return path.resolve()

@@ -30,15 +30,17 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tfops.caches import default_cache_dir
 from tfops.errors import HclSyntaxError
 from tfops.repo import hclscan, tfjson
+
+if TYPE_CHECKING:  # multiprocessing's import is paid only when a pool is started
+    from concurrent.futures import ProcessPoolExecutor
 
 # Bump when the cached shape changes.
 CACHE_FORMAT = "3"
@@ -450,6 +452,8 @@ class HclCache:
         )
         if workers < 2 or not many:
             return [_parse_or_error(text, name) for name, text in items]
+        from concurrent.futures.process import BrokenProcessPool
+
         chunk = max(1, len(items) // (workers * 4))
         names, texts = [name for name, _ in items], [text for _, text in items]
         try:
@@ -495,6 +499,8 @@ _POOL_LOCK = threading.Lock()
 def _pool() -> ProcessPoolExecutor:
     """The process's parse pool: started on first need, reused, joined at exit."""
     global _POOL
+    from concurrent.futures import ProcessPoolExecutor
+
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ProcessPoolExecutor(max_workers=os.cpu_count())
@@ -528,11 +534,6 @@ def _json_pattern(types: tuple[str, ...]) -> re.Pattern[bytes]:
 
 
 _PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tfops"
 
 
 def _blocks_from_dicts(dicts: list[dict[str, Any]]) -> Iterable[Block]:

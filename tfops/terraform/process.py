@@ -26,7 +26,6 @@ agent): killed mid-apply, terraform would leave what it created outside its stat
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 import shutil
@@ -45,6 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from tfops.caches import default_cache_dir, file_key, read_entry, write_entry
 from tfops.children import CHILDREN
 from tfops.errors import Interrupted, TfopsError
 
@@ -138,12 +138,14 @@ def run(
     what: str = "",
     stdin_text: str | None = None,
     stop_with_tfops: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> Result:
     """Run a command, streaming its lines to `sink`, and return everything it printed.
 
     `stop_with_tfops`: the child is sent SIGINT if tfops dies (terraform, which must stop
     gracefully rather than run on unwatched). It costs an exec of `setpriv` (~2 ms), so
     quick tools (git) go without: they finish and exit on their own anyway.
+    `on_start`: called once the child runs (work that can overlap with it starts then).
     """
     check_interrupted()
     sink = sink or NullSink()
@@ -168,6 +170,8 @@ def run(
         CHILDREN.add(child.pid, Path(argv[0]).name)
         exit_watch = _ExitWatch(child)
         try:
+            if on_start is not None:
+                on_start()
             if stdin_text is not None and child.stdin is not None:
                 child.stdin.write(stdin_text.encode())
                 child.stdin.close()
@@ -338,9 +342,10 @@ def _parent_death_signal() -> tuple[tuple[str, ...], Callable[[], None] | None]:
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
         wrapper = (setpriv, "--pdeathsig", "INT", "--")
-        with contextlib.suppress(OSError):
-            if subprocess.run([*wrapper, "true"], capture_output=True).returncode == 0:
-                return wrapper, None
+        if _setpriv_works(wrapper):
+            return wrapper, None
+    import ctypes  # here: only where there is no setpriv
+
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -353,6 +358,24 @@ def _parent_death_signal() -> tuple[tuple[str, ...], Callable[[], None] | None]:
             os._exit(1)
 
     return (), pdeathsig
+
+
+def _setpriv_works(wrapper: tuple[str, ...]) -> bool:
+    """Whether this setpriv has `--pdeathsig` (util-linux 2.33+): asked once per setpriv
+    binary and remembered (one more process per run otherwise)."""
+    key = file_key(wrapper[0])
+    store = default_cache_dir() / "setpriv.json"
+    known = read_entry(store)
+    known = known if isinstance(known, dict) else {}
+    if key is not None and isinstance(known.get(key), bool):
+        return bool(known[key])
+    try:
+        works = subprocess.run([*wrapper, "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+    if key is not None:
+        write_entry(store, {**known, key: works})
+    return works
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -7,10 +7,12 @@ python-terraform can't stream output or pass signals on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,13 @@ from typing import Any
 import python_terraform
 from python_terraform import IsFlagged
 
+from tfops.caches import default_cache_dir, file_key
 from tfops.config import TerraformConfig
 from tfops.console import printable
 from tfops.errors import TerraformError, TfopsError
-from tfops.plan.model import load_plan
-from tfops.repo.hcl import HclCache, default_cache_dir
+from tfops.repo.hcl import HclCache
 from tfops.terraform import process, state
+from tfops.terraform.init_stamp import InitStamp
 from tfops.terraform.process import Result, Sink
 from tfops.terraform.versions import satisfies
 
@@ -102,16 +105,13 @@ def find_terraform(config: TerraformConfig) -> TerraformBinary:
 
 
 def _binary_key(path: str) -> str | None:
-    real = os.path.realpath(path)
+    key = file_key(path)
     try:
-        stat = os.stat(real)
-        with open(real, "rb") as handle:
+        with open(os.path.realpath(path), "rb") as handle:
             magic = handle.read(4)
     except OSError:
         return None
-    if not magic.startswith(_EXECUTABLE_MAGIC):
-        return None
-    return f"{real}:{stat.st_size}:{stat.st_mtime_ns}"
+    return key if magic.startswith(_EXECUTABLE_MAGIC) else None
 
 
 def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -> None:
@@ -139,11 +139,19 @@ def check_required_version(binary: TerraformBinary, root: Path, hcl: HclCache) -
 
 
 def plugin_cache_dir(config: TerraformConfig) -> Path:
-    path = (
-        Path(os.path.expanduser(config.plugin_cache_dir))
-        if config.plugin_cache_dir
-        else (default_cache_dir() / "plugin-cache")
-    )
+    """Terraform's provider plugin cache: `terraform.plugin_cache_dir`, else one per tfops
+    installation under `~/.cache/tfops/plugin-cache/`.
+
+    One per installation, not one per machine: the bundled localfile provider's launcher
+    names its installation's Python, so two checkouts (two virtualenvs) make two packages
+    of the same provider version. In one shared cache the second `terraform init` would
+    replace the first's, and every working directory linked to it would fail its lock
+    file's checksum. Checkouts that share an installation share its cache."""
+    if config.plugin_cache_dir:
+        path = Path(os.path.expanduser(config.plugin_cache_dir))
+    else:
+        installation = hashlib.sha256(os.path.abspath(sys.executable).encode()).hexdigest()
+        path = default_cache_dir() / "plugin-cache" / installation[:16]
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -187,7 +195,13 @@ class Terraform:
         return built
 
     def run(
-        self, argv: Sequence[str], what: str, *, check: bool = True, quiet: bool = False
+        self,
+        argv: Sequence[str],
+        what: str,
+        *,
+        check: bool = True,
+        quiet: bool = False,
+        on_start: Callable[[], None] | None = None,
     ) -> Result:
         result = process.run(
             argv,
@@ -197,6 +211,7 @@ class Terraform:
             timeout=self.config.timeout_minutes * 60,
             what=what,
             stop_with_tfops=True,
+            on_start=on_start,
         )
         if check and result.returncode != 0:
             raise TerraformError(
@@ -206,13 +221,23 @@ class Terraform:
         return result
 
     # ---- commands --------------------------------------------------------------------
-    def init(self, *, backend: bool = True, backend_config: Sequence[str] = ()) -> Result:
+    def init(
+        self, *, backend: bool = True, backend_config: Sequence[str] = (), reuse: bool = False
+    ) -> Result | None:
+        """`terraform init`. With `reuse`, skipped (None) when the stamp of what it reads
+        matches the last successful init's (`tfops.terraform.init_stamp`)."""
         options: dict[str, Any] = {"input": False, "no_color": IsFlagged}
         if not backend:
             options["backend"] = False
         argv = self.argv("init", **options)
         argv += [f"-backend-config={c}" for c in backend_config] + list(self.config.init_args)
-        return self.run(argv, "terraform init")
+        stamp = InitStamp(self.workdir, argv, self.binary.version, self.env)
+        if reuse and stamp.matches():
+            return None
+        stamp.forget()
+        result = self.run(argv, "terraform init")
+        stamp.record()
+        return result
 
     def fmt_check(self) -> Result:
         """`fmt -check -diff`: exit 0 formatted, 3 needs formatting, other = error."""
@@ -246,8 +271,10 @@ class Terraform:
         var_files: Sequence[str] = (),
         refresh_only: bool = False,
         extra: Sequence[str] = (),
-    ) -> bool:
-        """Plan to `out`; True when there are changes (from -detailed-exitcode)."""
+        on_start: Callable[[], None] | None = None,
+    ) -> Result:
+        """Plan to `out`; exit code 2 when there are changes (-detailed-exitcode).
+        `on_start`: called once terraform runs."""
         options: dict[str, Any] = {
             "input": False,
             "no_color": IsFlagged,
@@ -262,13 +289,13 @@ class Terraform:
         if refresh_only:
             options["refresh_only"] = IsFlagged
         argv = self.argv("plan", **options) + list(self.config.plan_args) + list(extra)
-        result = self.run(argv, "terraform plan", check=False)
+        result = self.run(argv, "terraform plan", check=False, on_start=on_start)
         if result.returncode not in (0, 2):
             raise TerraformError(
                 f"terraform plan failed in {self.label} (exit {result.returncode})",
                 diagnostics=_diagnostics(result),
             )
-        return result.returncode == 2
+        return result
 
     def show_json(self, planfile: Path) -> dict[str, Any]:
         result = self.run(
@@ -276,6 +303,8 @@ class Terraform:
             "terraform show",
             quiet=True,
         )
+        from tfops.plan.model import load_plan  # the plan reader is needed once a plan is made
+
         try:
             return load_plan(result.stdout)
         except ValueError:
